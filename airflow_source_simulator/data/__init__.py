@@ -1,0 +1,1 @@
+"""Deterministic data generation: every value is a pure function of (scale, day, table, key)."""
