@@ -1,0 +1,52 @@
+# Two commands on a fresh machine:
+#   make simulate   the day-by-day simulation on embedded DuckDB, printing the status after each day
+#   make test       lint, type checks and the whole test suite
+# Both create .venv and install the pinned requirements first.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
+SOURCE_DB ?= $(CURDIR)/.airflow/simulated_source.duckdb
+export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(SOURCE_DB)"}
+
+.PHONY: simulate test lint typecheck unit bench render clean
+
+$(INSTALLED): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(AIRFLOW_HOME)/airflow.db: $(INSTALLED)
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1
+
+simulate: $(AIRFLOW_HOME)/airflow.db
+	$(BIN)/airflow dags test source_simulator_classic_days
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+unit: $(INSTALLED)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/classic_simulation.py
+
+render: $(INSTALLED)
+	$(BIN)/python -m airflow_source_simulator.render --output sql
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) build dist *.egg-info

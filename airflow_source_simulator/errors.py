@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+
+class SimulatorError(Exception):
+    """An operation was refused or failed; the message says why and what to do. Nothing was changed."""
+
+
+class NotOursError(SimulatorError):
+    """Tables with the simulator's names exist, but the simulator did not create them."""
+
+
+class VerificationError(SimulatorError):
+    """The database differs from the manifest of its ledger state."""

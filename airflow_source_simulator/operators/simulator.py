@@ -1,0 +1,120 @@
+"""The four operators. Each resolves the platform from its connection and delegates to the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_source_simulator.names import validate_schema_name
+from airflow_source_simulator.platforms.registry import platform_for_connection
+from airflow_source_simulator.simulator import NEXT_DAY, Simulator, parse_day
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_CONN_ID = "duckdb_default"
+
+
+def _is_template(value: object) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+class _SimulatorOperator(BaseOperator):
+    """Shared arguments of the simulator's operators.
+
+    :param conn_id: Airflow connection of the source database; its type picks the platform.
+        Default ``duckdb_default``. (templated)
+    :param shop_schema: schema of the ERP tables. Default ``jaffle_shop``. (templated)
+    :param crm_schema: schema of the CRM tables. Default ``jaffle_crm``. (templated)
+    """
+
+    template_fields: Sequence[str] = ("conn_id", "shop_schema", "crm_schema")
+    ui_color = "#dbeafe"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str = DEFAULT_CONN_ID,
+        shop_schema: str = "jaffle_shop",
+        crm_schema: str = "jaffle_crm",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (("shop_schema", shop_schema), ("crm_schema", crm_schema)):
+            if not _is_template(value):
+                validate_schema_name(value, name)
+        self.conn_id = conn_id
+        self.shop_schema = shop_schema
+        self.crm_schema = crm_schema
+
+    def simulator(self) -> Simulator:
+        return Simulator(
+            platform_for_connection(self.conn_id),
+            shop_schema=self.shop_schema,
+            crm_schema=self.crm_schema,
+            log=self.log,
+        )
+
+
+class LoadBaselineOperator(_SimulatorOperator):
+    """Create the source schemas and tables and load the baseline (day 0). A no-op once loaded.
+
+    :param force: take over same-named tables the simulator did not create (their rows are replaced).
+    """
+
+    def __init__(self, *, force: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.force = force
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.simulator().load_baseline(force=self.force)
+
+
+class ApplyDeltaOperator(_SimulatorOperator):
+    """Apply one day's changes: inserts, updates and soft deletes. Re-applying an applied day is a no-op.
+
+    :param day: the day to apply, an integer or an integer string such as ``"{{ params.day }}"``, or
+        ``"next"`` for the day after the ledger's. Days are applied in order. (templated)
+    """
+
+    template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "day")
+
+    def __init__(self, *, day: int | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not _is_template(day) and day != NEXT_DAY:
+            parse_day(day)
+        self.day = day
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.simulator().apply_delta(self.day)
+
+
+class ResetOperator(_SimulatorOperator):
+    """Truncate the simulator's eight tables (custom rows included) and reload the baseline.
+
+    :param force: take over same-named tables the simulator did not create (their rows are replaced).
+    """
+
+    def __init__(self, *, force: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.force = force
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.simulator().reset(force=self.force)
+
+
+class StatusOperator(_SimulatorOperator):
+    """Report the ledger's day and the row count of every table. Read-only.
+
+    :param verify: also compare counts, ID ranges and content digests with the packaged manifest of the
+        ledger's day, and fail naming every table that differs.
+    """
+
+    def __init__(self, *, verify: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.verify = verify
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.simulator().status(verify=self.verify)

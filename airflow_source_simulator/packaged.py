@@ -1,0 +1,22 @@
+"""Read the packaged SQL and manifest (``sql/`` in the repository, ``airflow_source_simulator/sql`` installed)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from airflow_source_simulator.statements import Statement, parse_file
+
+_PACKAGE = "airflow_source_simulator.sql"
+
+
+@cache
+def statements(platform: str, name: str) -> tuple[Statement, ...]:
+    return tuple(parse_file(files(_PACKAGE).joinpath(platform, name).read_text()))
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    return json.loads(files(_PACKAGE).joinpath("manifest.json").read_text())

@@ -1,0 +1,1 @@
+"""One module per engine: everything that differs between databases lives here."""

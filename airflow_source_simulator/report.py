@@ -1,0 +1,51 @@
+"""The status box and the log line of each step, worded like the original's operations guide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_source_simulator.schema import TABLES, TABLES_BY_NAME
+from airflow_source_simulator.statements import Step
+
+_LAYOUT = {"shop": (("customers", "products", "orders"), ("order_items", "payments")),
+           "crm": (("campaigns", "email_activity"), ("web_sessions",))}
+
+
+def step_line(step: Step, schemas: dict[str, str], loading: bool) -> str:
+    table = TABLES_BY_NAME.get(step.target)
+    name = f"{schemas[table.role]}.{table.name}" if table else step.target
+    if step.action == "create_schema":
+        return f"  ✓ Schema {schemas[step.target]} ready"
+    if step.action == "create_table":
+        return f"  ✓ Table {name if table else schemas['shop'] + '.' + step.target} ready"
+    if step.action == "insert":
+        return f"  ✓ {'Loaded' if loading else 'Inserted'} {name} ({step.rows} rows)"
+    if step.action == "update":
+        soft = f", {step.soft_deleted} soft-deleted" if step.soft_deleted else ""
+        return f"  ✓ Updated {name} ({step.rows} rows{soft})"
+    if step.action == "delete":
+        return f"  ✓ Truncated {name}"
+    if step.action == "ledger":
+        return f"  ✓ Ledger: {step.target} recorded at day {step.rows}"
+    return f"  ✓ {step.action} {name}"
+
+
+def status_box(status: dict[str, Any], schemas: dict[str, str]) -> str:
+    day = status["day"]
+    title = "not loaded" if day is None else f"day {day} ({status['scenario']}, scale {status['scale']})"
+    head = f"═══ Source Simulator Status: {title} ═══"
+    lines = [head]
+    counts = status["tables"]
+    for role, rows in _LAYOUT.items():
+        lines.append(f"{schemas[role]}:")
+        for row in rows:
+            cells = []
+            for table in row:
+                count = counts[f"{schemas[role]}.{table}"]
+                cells.append(f"{table}: {'-' if count is None else count}")
+            lines.append("  " + " | ".join(cells))
+    lines.append("═" * len(head))
+    return "\n".join(lines)
+
+
+assert {t for rows in _LAYOUT.values() for row in rows for t in row} == {t.name for t in TABLES}
