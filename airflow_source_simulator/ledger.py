@@ -42,7 +42,14 @@ class Ledger:
             return None
         seq, operation, day, scale, scenario, version, ledger_version, digest = rows[0]
         return LedgerEntry(
-            int(seq), str(operation), int(day), int(scale), str(scenario), str(version), int(ledger_version), str(digest)
+            int(seq),
+            str(operation),
+            int(day),
+            int(scale),
+            str(scenario),
+            str(version),
+            int(ledger_version),
+            str(digest),
         )
 
     def record(self, entry: LedgerEntry, shop_schema: str, crm_schema: str) -> Statement:
@@ -55,4 +62,6 @@ class Ledger:
         }
         literals = ", ".join(self.platform.literal(c, values[c.name]) for c in LEDGER_COLUMNS)
         columns = ", ".join(c.name for c in LEDGER_COLUMNS)
-        return Statement(f"INSERT INTO {self.ref} ({columns}) VALUES ({literals})", Step("ledger", entry.operation, entry.day))
+        return Statement(
+            f"INSERT INTO {self.ref} ({columns}) VALUES ({literals})", Step("ledger", entry.operation, entry.day)
+        )

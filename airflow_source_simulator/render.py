@@ -40,10 +40,14 @@ def truncate_statements(platform: type[Platform]) -> list[Statement]:
 
 
 def _inserts(platform: type[Platform], table: Table, lines: list[str]) -> list[Statement]:
-    return [
-        Statement(sql, Step("insert", table.name, len(lines)))
-        for sql in platform.insert_rows(table_ref(table), table, lines)
-    ] if lines else []
+    return (
+        [
+            Statement(sql, Step("insert", table.name, len(lines)))
+            for sql in platform.insert_rows(table_ref(table), table, lines)
+        ]
+        if lines
+        else []
+    )
 
 
 def baseline_statements(platform: type[Platform], state: Generator) -> list[Statement]:
@@ -55,7 +59,7 @@ def baseline_statements(platform: type[Platform], state: Generator) -> list[Stat
 
 def delta_statements(platform: type[Platform], day: int, before: Generator, after: Generator) -> list[Statement]:
     out: list[Statement] = []
-    for table, (name, change) in zip(TABLES, day_delta(day, SCALE, before, after).items()):
+    for table, (name, change) in zip(TABLES, day_delta(day, SCALE, before, after).items(), strict=False):
         assert table.name == name
         out += _inserts(platform, table, canonical_rows(table, change.inserted))
         if change.updated_rows:
@@ -82,7 +86,7 @@ def manifest(states: list[Generator]) -> dict:
                 "max_id": int(keys.max()) if keys.size else None,
                 "digest": digest(canonical_rows(table, columns)),
             }
-        entry: dict = {"state_digest": state_digest({t: v["digest"] for t, v in tables.items()}), "tables": tables}
+        entry: dict = {"state_digest": state_digest({t: str(v["digest"]) for t, v in tables.items()}), "tables": tables}
         if state.day > 0:
             entry["changes"] = {
                 name: {"inserted": d.inserted_rows, "updated": d.updated_rows, "soft_deleted": d.soft_deleted}
@@ -114,8 +118,13 @@ def render(output: Path) -> list[Path]:
             return [note, f"platform: {platform.name}, scenario: {CLASSIC}, scale: {SCALE}, {what}"]
 
         write(folder / "schema.sql", format_file(header("schema"), schema_statements(platform)))
-        write(folder / "truncate.sql", format_file(header("truncate, in reverse key order"), truncate_statements(platform)))
-        write(folder / "baseline.sql", format_file(header("baseline (day 0)"), baseline_statements(platform, states[0])))
+        write(
+            folder / "truncate.sql",
+            format_file(header("truncate, in reverse key order"), truncate_statements(platform)),
+        )
+        write(
+            folder / "baseline.sql", format_file(header("baseline (day 0)"), baseline_statements(platform, states[0]))
+        )
         for day in CLASSIC_DAYS:
             body = delta_statements(platform, day, states[day - 1], states[day])
             write(folder / day_file(day), format_file(header(f"delta of day {day}"), body))

@@ -7,8 +7,10 @@ from typing import Any
 from airflow_source_simulator.schema import TABLES, TABLES_BY_NAME
 from airflow_source_simulator.statements import Step
 
-_LAYOUT = {"shop": (("customers", "products", "orders"), ("order_items", "payments")),
-           "crm": (("campaigns", "email_activity"), ("web_sessions",))}
+_LAYOUT = {
+    "shop": (("customers", "products", "orders"), ("order_items", "payments")),
+    "crm": (("campaigns", "email_activity"), ("web_sessions",)),
+}
 
 
 def step_line(step: Step, schemas: dict[str, str], loading: bool) -> str:

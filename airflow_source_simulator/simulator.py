@@ -261,9 +261,7 @@ class Simulator:
                 "digest": digest(format_fetched_rows(table, rows)),
             }
             if any(found[k] != want[k] for k in found):
-                problems.append(
-                    f"{self.qualified(table)}: expected {_describe(want)}, found {_describe(found)}"
-                )
+                problems.append(f"{self.qualified(table)}: expected {_describe(want)}, found {_describe(found)}")
         if problems:
             raise VerificationError(
                 f"the database differs from the manifest of day {inspection.entry.day}:\n  " + "\n  ".join(problems)

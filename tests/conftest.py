@@ -65,7 +65,5 @@ def simulator(make_simulator: SimulatorFactory) -> Simulator:
 @pytest.fixture
 def duckdb_connection(monkeypatch: pytest.MonkeyPatch, duckdb_path: Path) -> str:
     """An Airflow connection (from the environment) to a fresh DuckDB file; returns its id."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SIM_SOURCE", f'{{"conn_type": "duckdb", "host": "{duckdb_path}"}}'
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_SIM_SOURCE", f'{{"conn_type": "duckdb", "host": "{duckdb_path}"}}')
     return "sim_source"

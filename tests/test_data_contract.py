@@ -12,90 +12,112 @@ from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
 from airflow_source_simulator.simulator import Simulator
 
 # The operations guide's tables: (rows, first ID, last ID) per table and state.
-EXPECTED = {
-    0: {"customers": (100, 1, 100), "products": (20, 1, 20), "orders": (500, 1, 500), "order_items": (1200, 1, 1200),
-        "payments": (0, None, None), "campaigns": (5, 1, 5), "email_activity": (100, 1, 100),
-        "web_sessions": (150, 1, 150)},
-    1: {"customers": (125, 1, 125), "products": (20, 1, 20), "orders": (560, 1, 560), "order_items": (1303, 1, 1303),
-        "payments": (272, 1, 272), "campaigns": (5, 1, 5), "email_activity": (150, 1, 150),
-        "web_sessions": (200, 1, 200)},
-    2: {"customers": (147, 1, 147), "products": (20, 1, 20), "orders": (615, 1, 615), "order_items": (1387, 1, 1387),
-        "payments": (316, 1, 316), "campaigns": (5, 1, 5), "email_activity": (200, 1, 200),
-        "web_sessions": (250, 1, 250)},
-    3: {"customers": (175, 1, 175), "products": (20, 1, 20), "orders": (680, 1, 680), "order_items": (1502, 1, 1502),
-        "payments": (374, 1, 374), "campaigns": (5, 1, 5), "email_activity": (250, 1, 250),
-        "web_sessions": (300, 1, 300)},
+EXPECTED: dict[int, dict[str, tuple[int, int | None, int | None]]] = {
+    0: {
+        "customers": (100, 1, 100),
+        "products": (20, 1, 20),
+        "orders": (500, 1, 500),
+        "order_items": (1200, 1, 1200),
+        "payments": (0, None, None),
+        "campaigns": (5, 1, 5),
+        "email_activity": (100, 1, 100),
+        "web_sessions": (150, 1, 150),
+    },
+    1: {
+        "customers": (125, 1, 125),
+        "products": (20, 1, 20),
+        "orders": (560, 1, 560),
+        "order_items": (1303, 1, 1303),
+        "payments": (272, 1, 272),
+        "campaigns": (5, 1, 5),
+        "email_activity": (150, 1, 150),
+        "web_sessions": (200, 1, 200),
+    },
+    2: {
+        "customers": (147, 1, 147),
+        "products": (20, 1, 20),
+        "orders": (615, 1, 615),
+        "order_items": (1387, 1, 1387),
+        "payments": (316, 1, 316),
+        "campaigns": (5, 1, 5),
+        "email_activity": (200, 1, 200),
+        "web_sessions": (250, 1, 250),
+    },
+    3: {
+        "customers": (175, 1, 175),
+        "products": (20, 1, 20),
+        "orders": (680, 1, 680),
+        "order_items": (1502, 1, 1502),
+        "payments": (374, 1, 374),
+        "campaigns": (5, 1, 5),
+        "email_activity": (250, 1, 250),
+        "web_sessions": (300, 1, 300),
+    },
 }
-SCHEMA = {"customers": "jaffle_shop", "products": "jaffle_shop", "orders": "jaffle_shop",
-          "order_items": "jaffle_shop", "payments": "jaffle_shop", "campaigns": "jaffle_crm",
-          "email_activity": "jaffle_crm", "web_sessions": "jaffle_crm"}
-KEYS = {"customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_item_id",
-        "payments": "payment_id", "campaigns": "campaign_id", "email_activity": "activity_id",
-        "web_sessions": "session_id"}
+SCHEMA = {
+    "customers": "jaffle_shop",
+    "products": "jaffle_shop",
+    "orders": "jaffle_shop",
+    "order_items": "jaffle_shop",
+    "payments": "jaffle_shop",
+    "campaigns": "jaffle_crm",
+    "email_activity": "jaffle_crm",
+    "web_sessions": "jaffle_crm",
+}
+KEYS = {
+    "customers": "customer_id",
+    "products": "product_id",
+    "orders": "order_id",
+    "order_items": "order_item_id",
+    "payments": "payment_id",
+    "campaigns": "campaign_id",
+    "email_activity": "activity_id",
+    "web_sessions": "session_id",
+}
 STATE_END = {0: "2024-04-01", 1: "2024-04-02", 2: "2024-04-03", 3: "2024-04-04"}
 
 # Each query counts the rows that break one rule; every one must return 0 at every state.
 INVARIANTS = {
-    "order references a missing customer":
-        "SELECT count(*) FROM jaffle_shop.orders o ANTI JOIN jaffle_shop.customers c USING (customer_id)",
-    "item references a missing order":
-        "SELECT count(*) FROM jaffle_shop.order_items i ANTI JOIN jaffle_shop.orders o USING (order_id)",
-    "item references a missing product":
-        "SELECT count(*) FROM jaffle_shop.order_items i ANTI JOIN jaffle_shop.products p USING (product_id)",
-    "payment references a missing order":
-        "SELECT count(*) FROM jaffle_shop.payments p ANTI JOIN jaffle_shop.orders o USING (order_id)",
-    "email references a missing campaign":
-        "SELECT count(*) FROM jaffle_crm.email_activity e ANTI JOIN jaffle_crm.campaigns c USING (campaign_id)",
-    "email references a missing customer":
-        "SELECT count(*) FROM jaffle_crm.email_activity e ANTI JOIN jaffle_shop.customers c USING (customer_id)",
-    "session references a missing customer":
-        "SELECT count(*) FROM jaffle_crm.web_sessions s ANTI JOIN jaffle_shop.customers c USING (customer_id)",
-    "active order of a soft-deleted customer":
-        "SELECT count(*) FROM jaffle_shop.orders o JOIN jaffle_shop.customers c USING (customer_id) "
-        "WHERE o.deleted_at IS NULL AND c.deleted_at IS NOT NULL",
-    "status outside its domain":
-        "SELECT count(*) FROM jaffle_shop.orders WHERE status NOT IN ('pending','shipped','completed','cancelled')",
-    "payment method outside its domain":
-        "SELECT count(*) FROM jaffle_shop.payments "
-        "WHERE payment_method NOT IN ('credit_card','bank_transfer','paypal','gift_card','coupon')",
-    "negative price or amount":
-        "SELECT (SELECT count(*) FROM jaffle_shop.products WHERE price < 0)"
-        " + (SELECT count(*) FROM jaffle_shop.order_items WHERE unit_price < 0 OR quantity < 1)"
-        " + (SELECT count(*) FROM jaffle_shop.payments WHERE amount < 0)"
-        " + (SELECT count(*) FROM jaffle_crm.campaigns WHERE budget < 0)",
+    "order references a missing customer": "SELECT count(*) FROM jaffle_shop.orders o ANTI JOIN jaffle_shop.customers c USING (customer_id)",
+    "item references a missing order": "SELECT count(*) FROM jaffle_shop.order_items i ANTI JOIN jaffle_shop.orders o USING (order_id)",
+    "item references a missing product": "SELECT count(*) FROM jaffle_shop.order_items i ANTI JOIN jaffle_shop.products p USING (product_id)",
+    "payment references a missing order": "SELECT count(*) FROM jaffle_shop.payments p ANTI JOIN jaffle_shop.orders o USING (order_id)",
+    "email references a missing campaign": "SELECT count(*) FROM jaffle_crm.email_activity e ANTI JOIN jaffle_crm.campaigns c USING (campaign_id)",
+    "email references a missing customer": "SELECT count(*) FROM jaffle_crm.email_activity e ANTI JOIN jaffle_shop.customers c USING (customer_id)",
+    "session references a missing customer": "SELECT count(*) FROM jaffle_crm.web_sessions s ANTI JOIN jaffle_shop.customers c USING (customer_id)",
+    "active order of a soft-deleted customer": "SELECT count(*) FROM jaffle_shop.orders o JOIN jaffle_shop.customers c USING (customer_id) "
+    "WHERE o.deleted_at IS NULL AND c.deleted_at IS NOT NULL",
+    "status outside its domain": "SELECT count(*) FROM jaffle_shop.orders WHERE status NOT IN ('pending','shipped','completed','cancelled')",
+    "payment method outside its domain": "SELECT count(*) FROM jaffle_shop.payments "
+    "WHERE payment_method NOT IN ('credit_card','bank_transfer','paypal','gift_card','coupon')",
+    "negative price or amount": "SELECT (SELECT count(*) FROM jaffle_shop.products WHERE price < 0)"
+    " + (SELECT count(*) FROM jaffle_shop.order_items WHERE unit_price < 0 OR quantity < 1)"
+    " + (SELECT count(*) FROM jaffle_shop.payments WHERE amount < 0)"
+    " + (SELECT count(*) FROM jaffle_crm.campaigns WHERE budget < 0)",
     "campaign ends before it starts": "SELECT count(*) FROM jaffle_crm.campaigns WHERE end_date < start_date",
-    "session does not end after it starts":
-        "SELECT count(*) FROM jaffle_crm.web_sessions WHERE session_end <= session_start",
-    "order created before its customer":
-        "SELECT count(*) FROM jaffle_shop.orders o JOIN jaffle_shop.customers c USING (customer_id) "
-        "WHERE o.created_at <= c.created_at",
-    "item created before its order":
-        "SELECT count(*) FROM jaffle_shop.order_items i JOIN jaffle_shop.orders o USING (order_id) "
-        "WHERE i.created_at <= o.created_at",
-    "payment created before its order":
-        "SELECT count(*) FROM jaffle_shop.payments p JOIN jaffle_shop.orders o USING (order_id) "
-        "WHERE p.created_at <= o.created_at",
-    "order without items":
-        "SELECT count(*) FROM jaffle_shop.orders o ANTI JOIN jaffle_shop.order_items i USING (order_id)",
-    "order with more than one payment":
-        "SELECT count(*) FROM (SELECT order_id FROM jaffle_shop.payments GROUP BY order_id HAVING count(*) > 1)",
-    "payment amount differs from the order total":
-        "SELECT count(*) FROM jaffle_shop.payments p JOIN (SELECT order_id, sum(quantity * unit_price) AS total "
-        "FROM jaffle_shop.order_items GROUP BY order_id) t USING (order_id) WHERE p.amount <> t.total",
+    "session does not end after it starts": "SELECT count(*) FROM jaffle_crm.web_sessions WHERE session_end <= session_start",
+    "order created before its customer": "SELECT count(*) FROM jaffle_shop.orders o JOIN jaffle_shop.customers c USING (customer_id) "
+    "WHERE o.created_at <= c.created_at",
+    "item created before its order": "SELECT count(*) FROM jaffle_shop.order_items i JOIN jaffle_shop.orders o USING (order_id) "
+    "WHERE i.created_at <= o.created_at",
+    "payment created before its order": "SELECT count(*) FROM jaffle_shop.payments p JOIN jaffle_shop.orders o USING (order_id) "
+    "WHERE p.created_at <= o.created_at",
+    "order without items": "SELECT count(*) FROM jaffle_shop.orders o ANTI JOIN jaffle_shop.order_items i USING (order_id)",
+    "order with more than one payment": "SELECT count(*) FROM (SELECT order_id FROM jaffle_shop.payments GROUP BY order_id HAVING count(*) > 1)",
+    "payment amount differs from the order total": "SELECT count(*) FROM jaffle_shop.payments p JOIN (SELECT order_id, sum(quantity * unit_price) AS total "
+    "FROM jaffle_shop.order_items GROUP BY order_id) t USING (order_id) WHERE p.amount <> t.total",
     "item priced differently from its product at the time":
-        # Prices only change on day 2 at dawn: items ordered since then, and items of never-repriced
-        # products, carry the product's current price.
-        "SELECT count(*) FROM jaffle_shop.order_items i JOIN jaffle_shop.products p USING (product_id) "
-        "JOIN jaffle_shop.orders o USING (order_id) WHERE i.unit_price <> p.price "
-        "AND (o.created_at >= TIMESTAMP '2024-04-02' OR p.updated_at = p.created_at)",
+    # Prices only change on day 2 at dawn: items ordered since then, and items of never-repriced
+    # products, carry the product's current price.
+    "SELECT count(*) FROM jaffle_shop.order_items i JOIN jaffle_shop.products p USING (product_id) "
+    "JOIN jaffle_shop.orders o USING (order_id) WHERE i.unit_price <> p.price "
+    "AND (o.created_at >= TIMESTAMP '2024-04-02' OR p.updated_at = p.created_at)",
     "clicked without opening": "SELECT count(*) FROM jaffle_crm.email_activity WHERE clicked AND NOT opened",
-    "email sent outside its campaign":
-        "SELECT count(*) FROM jaffle_crm.email_activity e JOIN jaffle_crm.campaigns c USING (campaign_id) "
-        "WHERE CAST(e.sent_date AS DATE) NOT BETWEEN c.start_date AND c.end_date",
-    "shipped or completed order without its payment":
-        "SELECT count(*) FROM jaffle_shop.orders o ANTI JOIN jaffle_shop.payments p USING (order_id) "
-        "WHERE o.status IN ('shipped', 'completed') AND o.created_at < TIMESTAMP '{end}' "
-        "AND (SELECT count(*) FROM jaffle_shop.payments) > 0",
+    "email sent outside its campaign": "SELECT count(*) FROM jaffle_crm.email_activity e JOIN jaffle_crm.campaigns c USING (campaign_id) "
+    "WHERE CAST(e.sent_date AS DATE) NOT BETWEEN c.start_date AND c.end_date",
+    "shipped or completed order without its payment": "SELECT count(*) FROM jaffle_shop.orders o ANTI JOIN jaffle_shop.payments p USING (order_id) "
+    "WHERE o.status IN ('shipped', 'completed') AND o.created_at < TIMESTAMP '{end}' "
+    "AND (SELECT count(*) FROM jaffle_shop.payments) > 0",
 }
 
 
@@ -105,10 +127,10 @@ def _audit_violations(con: duckdb.DuckDBPyConnection, end: str) -> dict[str, int
         out[f"{table}: updated_at before created_at"] = con.execute(
             f"SELECT count(*) FROM {schema}.{table} WHERE updated_at < created_at "
             "OR deleted_at < created_at OR deleted_at > updated_at"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         out[f"{table}: timestamp after the state's day"] = con.execute(
             f"SELECT count(*) FROM {schema}.{table} WHERE updated_at >= TIMESTAMP '{end}'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     return out
 
 
@@ -133,21 +155,21 @@ def test_counts_and_id_ranges_match_the_operations_guide(states: dict[int, Path]
     with duckdb.connect(str(states[day]), read_only=True) as con:
         for table, expected in EXPECTED[day].items():
             key = KEYS[table]
-            found = con.execute(f"SELECT count(*), min({key}), max({key}) FROM {SCHEMA[table]}.{table}").fetchone()
+            (found,) = con.execute(f"SELECT count(*), min({key}), max({key}) FROM {SCHEMA[table]}.{table}").fetchall()
             assert found == expected, f"{table} at day {day}"
 
 
 @pytest.mark.parametrize("day", [0, 1, 2, 3])
 def test_every_invariant_holds(states: dict[int, Path], day: int) -> None:
     with duckdb.connect(str(states[day]), read_only=True) as con:
-        found = {name: con.execute(sql.format(end=STATE_END[day])).fetchone()[0] for name, sql in INVARIANTS.items()}
+        found = {name: con.execute(sql.format(end=STATE_END[day])).fetchall()[0][0] for name, sql in INVARIANTS.items()}
         found |= _audit_violations(con, STATE_END[day])
     assert {name: n for name, n in found.items() if n} == {}
 
 
 def test_generated_ids_stay_below_the_custom_range(states: dict[int, Path]) -> None:
     with duckdb.connect(str(states[3]), read_only=True) as con:
-        highest = max(con.execute(f"SELECT max({KEYS[t]}) FROM {SCHEMA[t]}.{t}").fetchone()[0] for t in SCHEMA)
+        highest = max(con.execute(f"SELECT max({KEYS[t]}) FROM {SCHEMA[t]}.{t}").fetchall()[0][0] for t in SCHEMA)
     assert highest < 5000
 
 
@@ -175,9 +197,7 @@ ALLOWED = {("pending", "shipped"), ("pending", "cancelled"), ("shipped", "comple
 
 
 @pytest.mark.parametrize("day", [1, 2, 3])
-def test_order_status_only_moves_forward_and_every_update_changes_something(
-    states: dict[int, Path], day: int
-) -> None:
+def test_order_status_only_moves_forward_and_every_update_changes_something(states: dict[int, Path], day: int) -> None:
     before, after = _snapshot(states[day - 1], "orders"), _snapshot(states[day], "orders")
     transitions = set()
     for key, old in before.items():
@@ -195,8 +215,11 @@ def test_order_status_only_moves_forward_and_every_update_changes_something(
 @pytest.mark.parametrize("day", [1, 2, 3])
 def test_each_day_soft_deletes_rows_and_updates_customers(states: dict[int, Path], day: int) -> None:
     customers_before, customers_after = _snapshot(states[day - 1], "customers"), _snapshot(states[day], "customers")
-    deleted = [k for k, row in customers_after.items() if row[-1] is not None and k in customers_before
-               and customers_before[k][-1] is None]
+    deleted = [
+        k
+        for k, row in customers_after.items()
+        if row[-1] is not None and k in customers_before and customers_before[k][-1] is None
+    ]
     changed = [k for k, row in customers_after.items() if k in customers_before and customers_before[k][3] != row[3]]
     assert deleted, f"no customer soft-deleted on day {day}"
     assert changed, f"no customer changed email on day {day}"
@@ -213,5 +236,5 @@ def test_orders_placed_after_the_baseline_get_paid(states: dict[int, Path]) -> N
     with duckdb.connect(str(states[3]), read_only=True) as con:
         paid_new = con.execute(
             "SELECT count(*) FROM jaffle_shop.payments JOIN jaffle_shop.orders USING (order_id) WHERE order_id > 500"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     assert paid_new > 0

@@ -21,15 +21,13 @@ DAY_COUNTS = {0: 100, 1: 125, 2: 147, 3: 175}
 
 def customers(path: Path) -> int:
     with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute("SELECT count(*) FROM jaffle_shop.customers").fetchone()[0]
+        return con.execute("SELECT count(*) FROM jaffle_shop.customers").fetchall()[0][0]
 
 
 def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (the ledger's wall-clock column excluded)."""
     with duckdb.connect(str(path), read_only=True) as con:
-        tables = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
-        ).fetchall()
+        tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2").fetchall()
         out = {}
         for schema, table in tables:
             columns = "* EXCLUDE (applied_at)" if table == "source_simulator_ledger" else "*"
@@ -41,9 +39,14 @@ def test_status_reports_every_table_and_is_json_serialisable(simulator: Simulato
     result = simulator.load_baseline()
     assert result["day"] == 0 and result["changed"] is True
     assert result["tables"] == {
-        "jaffle_shop.customers": 100, "jaffle_shop.products": 20, "jaffle_shop.orders": 500,
-        "jaffle_shop.order_items": 1200, "jaffle_shop.payments": 0, "jaffle_crm.campaigns": 5,
-        "jaffle_crm.email_activity": 100, "jaffle_crm.web_sessions": 150,
+        "jaffle_shop.customers": 100,
+        "jaffle_shop.products": 20,
+        "jaffle_shop.orders": 500,
+        "jaffle_shop.order_items": 1200,
+        "jaffle_shop.payments": 0,
+        "jaffle_crm.campaigns": 5,
+        "jaffle_crm.email_activity": 100,
+        "jaffle_crm.web_sessions": 150,
     }
     assert result["state_digest"] == packaged.manifest()["states"]["0"]["state_digest"]
     json.dumps(result)
@@ -107,13 +110,13 @@ def test_days_must_be_applied_in_order(simulator: Simulator, duckdb_path: Path) 
     simulator.load_baseline()
     simulator.apply_delta(1)
     before = dump(duckdb_path)
-    with pytest.raises(SimulatorError, match="database is at day 1. Apply day 2 first"):
+    with pytest.raises(SimulatorError, match=r"database is at day 1. Apply day 2 first"):
         simulator.apply_delta(3)
     assert dump(duckdb_path) == before
 
 
 def test_a_delta_without_a_baseline_is_refused(simulator: Simulator, duckdb_path: Path) -> None:
-    with pytest.raises(SimulatorError, match="no baseline .* Run LoadBaselineOperator first"):
+    with pytest.raises(SimulatorError, match=r"no baseline .* Run LoadBaselineOperator first"):
         simulator.apply_delta(1)
     assert not duckdb_path.exists() or dump(duckdb_path) == {}
 
@@ -169,10 +172,12 @@ def test_a_fault_at_any_statement_leaves_the_previous_state(tmp_path: Path, oper
 def test_a_colliding_custom_row_rolls_the_whole_day_back(simulator: Simulator, duckdb_path: Path) -> None:
     simulator.load_baseline()
     with duckdb.connect(str(duckdb_path)) as con:  # a user row squatting on an ID day 1 inserts
-        con.execute("INSERT INTO jaffle_shop.orders VALUES (560, 1, DATE '2024-04-01', 'pending', "
-                    "TIMESTAMP '2024-04-01 00:00:00', TIMESTAMP '2024-04-01 00:00:00', NULL)")
+        con.execute(
+            "INSERT INTO jaffle_shop.orders VALUES (560, 1, DATE '2024-04-01', 'pending', "
+            "TIMESTAMP '2024-04-01 00:00:00', TIMESTAMP '2024-04-01 00:00:00', NULL)"
+        )
     before = dump(duckdb_path)
-    with pytest.raises(Exception, match="(?i)constraint|duplicate"):
+    with pytest.raises(Exception, match=r"(?i)constraint|duplicate"):
         simulator.apply_delta(1)
     assert dump(duckdb_path) == before
     assert simulator.status()["day"] == 0
@@ -185,15 +190,23 @@ def test_reset_removes_custom_rows_and_returns_to_the_baseline(
     for day in (1, 2, 3):
         simulator.apply_delta(day)
     with duckdb.connect(str(duckdb_path)) as con:
-        con.execute("INSERT INTO jaffle_shop.customers VALUES (5001, 'Custom', 'Row', 'custom@example.com', "
-                    "TIMESTAMP '2024-05-01 00:00:00', TIMESTAMP '2024-05-01 00:00:00', NULL)")
+        con.execute(
+            "INSERT INTO jaffle_shop.customers VALUES (5001, 'Custom', 'Row', 'custom@example.com', "
+            "TIMESTAMP '2024-05-01 00:00:00', TIMESTAMP '2024-05-01 00:00:00', NULL)"
+        )
     result = simulator.reset()
     assert result["day"] == 0 and result["tables"]["jaffle_shop.customers"] == 100
     fresh = tmp_path / "fresh.duckdb"
     make_simulator(fresh).load_baseline()
     reset_data, fresh_data = dump(duckdb_path), dump(fresh)
     ledger = "jaffle_shop.source_simulator_ledger"
-    assert [r[1] for r in reset_data.pop(ledger)] == ["load_baseline", "apply_delta", "apply_delta", "apply_delta", "reset"]
+    assert [r[1] for r in reset_data.pop(ledger)] == [
+        "load_baseline",
+        "apply_delta",
+        "apply_delta",
+        "apply_delta",
+        "reset",
+    ]
     fresh_data.pop(ledger)
     assert reset_data == fresh_data
     assert simulator.apply_delta(1)["tables"]["jaffle_shop.customers"] == 125
@@ -211,23 +224,25 @@ def test_tables_the_simulator_did_not_create_are_left_alone(
         con.execute("CREATE SCHEMA jaffle_shop; CREATE TABLE jaffle_shop.customers (id INTEGER, note VARCHAR)")
         con.execute("INSERT INTO jaffle_shop.customers VALUES (1, 'precious')")
     before = dump(duckdb_path)
-    with pytest.raises(NotOursError, match="jaffle_shop.customers already exist but were not created by"):
+    with pytest.raises(NotOursError, match=r"jaffle_shop.customers already exist but were not created by"):
         getattr(simulator, operation)()
     assert dump(duckdb_path) == before
 
 
 def test_force_takes_over_same_named_tables_of_the_same_shape(simulator: Simulator, duckdb_path: Path) -> None:
     with duckdb.connect(str(duckdb_path)) as con:
-        con.execute("CREATE SCHEMA jaffle_crm; CREATE TABLE jaffle_crm.campaigns (campaign_id INTEGER PRIMARY KEY, "
-                    "campaign_name VARCHAR, start_date DATE, end_date DATE, budget DECIMAL(10,2), "
-                    "created_at TIMESTAMP, updated_at TIMESTAMP, deleted_at TIMESTAMP)")
+        con.execute(
+            "CREATE SCHEMA jaffle_crm; CREATE TABLE jaffle_crm.campaigns (campaign_id INTEGER PRIMARY KEY, "
+            "campaign_name VARCHAR, start_date DATE, end_date DATE, budget DECIMAL(10,2), "
+            "created_at TIMESTAMP, updated_at TIMESTAMP, deleted_at TIMESTAMP)"
+        )
         con.execute("INSERT INTO jaffle_crm.campaigns VALUES (1, 'old', NULL, NULL, 1, NULL, NULL, NULL)")
     assert simulator.load_baseline(force=True)["tables"]["jaffle_crm.campaigns"] == 5
 
 
 @pytest.mark.parametrize("bad", ["jaffle shop", "x;drop table y", 'a"b', "ünïcode", "1abc", "", "a" * 64])
 def test_schema_names_that_are_not_plain_identifiers_are_refused(make_simulator: SimulatorFactory, bad: str) -> None:
-    with pytest.raises(ValueError, match="shop_schema=.* is not a plain identifier"):
+    with pytest.raises(ValueError, match=r"shop_schema=.* is not a plain identifier"):
         make_simulator(shop_schema=bad)
 
 
@@ -277,5 +292,7 @@ def test_a_ledger_from_a_newer_package_is_refused(simulator: Simulator, duckdb_p
     simulator.load_baseline()
     with duckdb.connect(str(duckdb_path)) as con:
         con.execute("UPDATE jaffle_shop.source_simulator_ledger SET ledger_version = 99, package_version = '9.0.0'")
-    with pytest.raises(SimulatorError, match=r"written by airflow-source-simulator 9.0.0 \(ledger version 99\).*Upgrade"):
+    with pytest.raises(
+        SimulatorError, match=r"written by airflow-source-simulator 9.0.0 \(ledger version 99\).*Upgrade"
+    ):
         simulator.apply_delta(1)

@@ -6,6 +6,7 @@ Timestamps are whole seconds since the Unix epoch (naive, no time zone), held in
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +29,12 @@ NULL_TS = np.int64(-1)
 """Marks a timestamp that has not happened (a NULL column, or an event outside the state)."""
 
 
-def day_start(day: int) -> int:
-    """First second of simulated day ``day`` (day 0 is the last day of the history)."""
+@overload
+def day_start(day: int) -> int: ...
+@overload
+def day_start(day: np.ndarray) -> I64: ...
+def day_start(day: Any) -> Any:
+    """First second of simulated day ``day`` (day 0 is the last day of the history); ints or arrays."""
     return DAY_ONE + (day - 1) * DAY
 
 

@@ -77,7 +77,7 @@ def format_value(column: Column, value: Any) -> str:
 
 
 def format_fetched_rows(table: Table, rows: Iterable[Sequence[Any]]) -> list[str]:
-    return [SEPARATOR.join(format_value(c, v) for c, v in zip(table.columns, row)) for row in rows]
+    return [SEPARATOR.join(format_value(c, v) for c, v in zip(table.columns, row, strict=False)) for row in rows]
 
 
 def digest(lines: Iterable[str]) -> str:

@@ -31,7 +31,9 @@ def _take(columns: Columns, mask: np.ndarray) -> Columns:
     return {name: values[mask] for name, values in columns.items()}
 
 
-def day_delta(day: int, scale: int = 1, before: Generator | None = None, after: Generator | None = None) -> dict[str, TableDelta]:
+def day_delta(
+    day: int, scale: int = 1, before: Generator | None = None, after: Generator | None = None
+) -> dict[str, TableDelta]:
     """Rows inserted and rows updated by ``day``, per table (keys are never reused or removed)."""
     before = before or Generator(day - 1, scale)
     after = after or Generator(day, scale)
@@ -42,9 +44,9 @@ def day_delta(day: int, scale: int = 1, before: Generator | None = None, after: 
         if not np.array_equal(new[table.key][:kept], old[table.key]):
             raise AssertionError(f"{table.name}: keys of day {day - 1} are not a prefix of day {day}")
         changed = np.zeros(len(new[table.key]), dtype=bool)
-        changed[:kept] = np.array(canonical_rows(table, _take(new, slice(0, kept)))) != np.array(
-            canonical_rows(table, old), dtype=object
-        ) if kept else changed[:kept]
+        if kept:
+            now = np.asarray(canonical_rows(table, _take(new, np.arange(kept))), dtype=object)
+            changed[:kept] = now != np.asarray(canonical_rows(table, old), dtype=object)
         inserted = np.zeros_like(changed)
         inserted[kept:] = True
         newly_deleted = (new["deleted_at"][:kept] != NULL_TS) & (old["deleted_at"] == NULL_TS)

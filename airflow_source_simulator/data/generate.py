@@ -24,11 +24,11 @@ from airflow_source_simulator.data.calendar import (
     HOUR,
     MINUTE,
     NULL_TS,
+    _epoch,
+    count_before,
     day_start,
     spread,
-    count_before,
     state_end,
-    _epoch,
 )
 from airflow_source_simulator.data.hashing import I64, below, hash_keys, permute, unit
 from airflow_source_simulator.data.scenario import (
@@ -154,7 +154,9 @@ class Generator:
         h_leave = hash_keys(ids, "customers.leave")
         offset = below(h_leave, 4)
         leave_day = np.where(cohort == 0, offset, cohort + 1 + below(h_leave, 3))
-        in_history = created + HOUR + below(hash_keys(ids, "customers.leave_hist"), np.maximum(DAY_ONE - created - 2 * HOUR, 1))
+        in_history = (
+            created + HOUR + below(hash_keys(ids, "customers.leave_hist"), np.maximum(DAY_ONE - created - 2 * HOUR, 1))
+        )
         on_day = day_start(leave_day) + 12 * HOUR + below(hash_keys(ids, "customers.leave_time"), 11 * HOUR)
         deleted = _happened(np.where(churn, np.where(leave_day == 0, in_history, on_day), NULL_TS), self.end)
 
@@ -175,7 +177,10 @@ class Generator:
         last = _pick(vocab.LAST_NAMES, np.where(married, new_last, last_idx))
         domain = _pick(vocab.EMAIL_DOMAINS, version % len(vocab.EMAIL_DOMAINS))
         email = np.array(
-            [f"{f.lower()}.{n.lower()}{i}@{dom}" for f, n, i, dom in zip(first, last, ids.tolist(), domain)],
+            [
+                f"{f.lower()}.{n.lower()}{i}@{dom}"
+                for f, n, i, dom in zip(first, last, ids.tolist(), domain, strict=False)
+            ],
             dtype=object,
         )
         return {
@@ -217,8 +222,15 @@ class Generator:
         ids = self._product_ids
         category = _pick(vocab.CATEGORIES, (ids - 1) % len(vocab.CATEGORIES))
         rank = (ids - 1) // len(vocab.CATEGORIES)
-        nouns = np.array([vocab.PRODUCT_NOUNS[c][r % len(vocab.PRODUCT_NOUNS[c])] for c, r in zip(category, rank.tolist())])
-        adjective = _pick(vocab.PRODUCT_ADJECTIVES, below(hash_keys(ids, "products.adjective"), len(vocab.PRODUCT_ADJECTIVES)))
+        nouns = np.array(
+            [
+                vocab.PRODUCT_NOUNS[c][r % len(vocab.PRODUCT_NOUNS[c])]
+                for c, r in zip(category, rank.tolist(), strict=False)
+            ]
+        )
+        adjective = _pick(
+            vocab.PRODUCT_ADJECTIVES, below(hash_keys(ids, "products.adjective"), len(vocab.PRODUCT_ADJECTIVES))
+        )
         created = spread(ids.size, PRODUCTS_SINCE, 30 * DAY - HOUR, hash_keys(ids, "products.created"))
         price, changed = self.product_prices(self.day)
         return {
@@ -281,7 +293,7 @@ class Generator:
     def _payments_before(self, day: int) -> int:
         total = 0
         for d in range(1, day):
-            for cohort, w_no, lc_no, _ in self._shipping_groups(d):
+            for cohort, w_no, lc_no, _first in self._shipping_groups(d):
                 total += self._lifecycle(cohort, w_no, lc_no).count * self.scale
         return total
 
@@ -300,8 +312,12 @@ class Generator:
 
         room = np.maximum(DAY_ONE - created, 4 * HOUR)
         hist_ship = created + HOUR + below(hash_keys(ids, "orders.ship_hist"), np.minimum(4 * DAY, room // 3))
-        hist_done = hist_ship + HOUR + below(
-            hash_keys(ids, "orders.complete_hist"), np.minimum(6 * DAY, np.maximum((DAY_ONE - hist_ship) // 2, 1))
+        hist_done = (
+            hist_ship
+            + HOUR
+            + below(
+                hash_keys(ids, "orders.complete_hist"), np.minimum(6 * DAY, np.maximum((DAY_ONE - hist_ship) // 2, 1))
+            )
         )
         hist_cancel = created + 2 * HOUR + below(hash_keys(ids, "orders.cancel_hist"), np.minimum(10 * DAY, room // 2))
 
@@ -322,7 +338,7 @@ class Generator:
             regular = [g for g in groups if g not in backfill]
             for batch, (hour, hours) in ((backfill, (1, 1)), (regular, (9, 9))):
                 batch_ids = []
-                for cohort, w_no, lc_no, first in batch:
+                for cohort, w_no, lc_no, _first in batch:
                     mask = (o["cohort"] == cohort) & (o["window"] == w_no) & (o["lifecycle"] == lc_no)
                     members = np.flatnonzero(mask)
                     members = members[np.argsort(o["rank"][members], kind="stable")]
@@ -331,7 +347,9 @@ class Generator:
                     continue
                 members = np.concatenate(batch_ids)
                 numbers = np.arange(next_id, next_id + members.size, dtype=np.int64)
-                times = spread(members.size, day_start(day) + hour * HOUR, hours * HOUR, hash_keys(numbers, "payments.created"))
+                times = spread(
+                    members.size, day_start(day) + hour * HOUR, hours * HOUR, hash_keys(numbers, "payments.created")
+                )
                 payment_id[members] = numbers
                 paid_at[members] = times
                 next_id += members.size
@@ -352,9 +370,7 @@ class Generator:
 
         # Orders cancelled unpaid are archived (soft-deleted) two days later.
         unpaid_cancel = (event_of == "cancel_hist") | (event_of == "cancel")
-        purge = np.where(
-            unpaid_cancel, cancel + 2 * DAY + below(hash_keys(ids, "orders.purge"), 6 * HOUR), NULL_TS
-        )
+        purge = np.where(unpaid_cancel, cancel + 2 * DAY + below(hash_keys(ids, "orders.purge"), 6 * HOUR), NULL_TS)
         return {
             "ship": ship,
             "complete": complete,
@@ -392,7 +408,7 @@ class Generator:
         item_cohorts = cohorts("order_items", self.day, self.scale)
         parts: list[Columns] = []
         n_products = PRODUCTS * self.scale
-        for oc, ic in zip(order_cohorts, item_cohorts):
+        for oc, ic in zip(order_cohorts, item_cohorts, strict=False):
             counts = _items_per_order(oc.size, ic.size, oc.index)
             order_index = np.repeat(np.arange(oc.first_id - 1, oc.first_id - 1 + oc.size), counts)
             line = np.arange(ic.size) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -454,7 +470,7 @@ class Generator:
         themes = len(vocab.CAMPAIGN_THEMES)
         wave = (ids - 1) // themes
         base = _pick(vocab.CAMPAIGN_THEMES, (ids - 1) % themes)
-        name = np.array([b if w == 0 else f"{b} #{w + 1}" for b, w in zip(base, wave.tolist())])
+        name = np.array([b if w == 0 else f"{b} #{w + 1}" for b, w in zip(base, wave.tolist(), strict=False)])
         start = CAMPAIGN_START + below(hash_keys(ids, "campaigns.start"), 60)
         end = CAMPAIGN_END + below(hash_keys(ids, "campaigns.end"), 184)
         created = (
@@ -484,9 +500,13 @@ class Generator:
     def email_activity(self) -> Columns:
         ids, sent = self._crm_cohorts("email_activity", 7, 14)
         opens = unit(hash_keys(ids, "email_activity.opens")) < 0.45
-        opened_at = np.where(opens, sent + 5 * MINUTE + below(hash_keys(ids, "email_activity.open_delay"), 2 * DAY), NULL_TS)
+        opened_at = np.where(
+            opens, sent + 5 * MINUTE + below(hash_keys(ids, "email_activity.open_delay"), 2 * DAY), NULL_TS
+        )
         clicks = opens & (unit(hash_keys(ids, "email_activity.clicks")) < 0.35)
-        clicked_at = np.where(clicks, opened_at + MINUTE + below(hash_keys(ids, "email_activity.click_delay"), 2 * HOUR), NULL_TS)
+        clicked_at = np.where(
+            clicks, opened_at + MINUTE + below(hash_keys(ids, "email_activity.click_delay"), 2 * HOUR), NULL_TS
+        )
         opened_at, clicked_at = _happened(opened_at, self.end), _happened(clicked_at, self.end)
         return {
             "activity_id": ids,

@@ -6,7 +6,7 @@ No sequential random state anywhere, so any row of any day can be computed on it
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,7 @@ def splitmix64(x: U64) -> U64:
     return z ^ (z >> np.uint64(31))
 
 
-@lru_cache(maxsize=None)
+@cache
 def salt(name: str) -> np.uint64:
     """A stable 64-bit salt for a field name (independent of Python's randomised str hash)."""
     return np.uint64(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little"))

@@ -52,9 +52,7 @@ class Platform(ABC):
 
     @classmethod
     def create_table(cls, table_ref: str, columns: Sequence[Column]) -> str:
-        defs = [
-            f"    {c.name} {cls.column_type(c)}{'' if c.nullable else ' NOT NULL'}" for c in columns
-        ]
+        defs = [f"    {c.name} {cls.column_type(c)}{'' if c.nullable else ' NOT NULL'}" for c in columns]
         defs.append(f"    PRIMARY KEY ({columns[0].name})")
         return f"CREATE TABLE IF NOT EXISTS {table_ref} (\n" + ",\n".join(defs) + "\n)"
 

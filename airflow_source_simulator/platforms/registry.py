@@ -14,7 +14,9 @@ def platform_for_conn_type(conn_type: str | None) -> type[Platform]:
         if conn_type in platform.conn_types:
             return platform
     supported = ", ".join(sorted(t for p in PLATFORMS for t in p.conn_types))
-    raise SimulatorError(f"connection type {conn_type!r} is not supported by the source simulator; supported: {supported}.")
+    raise SimulatorError(
+        f"connection type {conn_type!r} is not supported by the source simulator; supported: {supported}."
+    )
 
 
 def platform_for_connection(conn_id: str) -> Platform:
@@ -27,7 +29,7 @@ def platform_for_connection(conn_id: str) -> Platform:
     except AirflowNotFoundException:
         raise SimulatorError(
             f"Airflow connection {conn_id!r} does not exist. Create it, for example with "
-            f"AIRFLOW_CONN_{conn_id.upper()}='{{\"conn_type\": \"duckdb\", \"host\": \"/path/to/source.duckdb\"}}'."
+            f'AIRFLOW_CONN_{conn_id.upper()}=\'{{"conn_type": "duckdb", "host": "/path/to/source.duckdb"}}\'.'
         ) from None
     platform = platform_for_conn_type(connection.conn_type)
     return platform.from_connection(conn_id, connection)
