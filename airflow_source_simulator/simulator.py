@@ -153,6 +153,17 @@ class Simulator:
         self.platform.run(statements, on_step)
         self.log.info("✓ %s done in %.2f s", title.rstrip("."), time.perf_counter() - started)
 
+    def _load(self, inspection: Inspection, operation: str, title: str, force: bool) -> None:
+        """Create what is missing, empty the simulator's tables if any exist, load the baseline."""
+        self._refuse_foreign_tables(inspection, force)
+        statements = [
+            *self._packaged("schema.sql"),
+            *(self._packaged("truncate.sql") if inspection.tables else []),
+            *self._packaged("baseline.sql"),
+            self._ledger_statement(inspection, operation, 0),
+        ]
+        self._run(title, statements, loading=True)
+
     # --- operations -----------------------------------------------------------------------------
     @_in_session
     def load_baseline(self, *, force: bool = False) -> dict[str, Any]:
@@ -165,14 +176,7 @@ class Simulator:
                 inspection.entry.day,
             )
             return self.status(changed=False)
-        self._refuse_foreign_tables(inspection, force)
-        statements = [
-            *self._packaged("schema.sql"),
-            *(self._packaged("truncate.sql") if inspection.tables else []),
-            *self._packaged("baseline.sql"),
-            self._ledger_statement(inspection, "load_baseline", 0),
-        ]
-        self._run("Loading baseline schema and data...", statements, loading=True)
+        self._load(inspection, "load_baseline", "Loading baseline schema and data...", force)
         return self.status(changed=True)
 
     @_in_session
@@ -202,15 +206,7 @@ class Simulator:
 
     @_in_session
     def reset(self, *, force: bool = False) -> dict[str, Any]:
-        inspection = self.inspect()
-        self._refuse_foreign_tables(inspection, force)
-        statements = [
-            *self._packaged("schema.sql"),
-            *self._packaged("truncate.sql"),
-            *self._packaged("baseline.sql"),
-            self._ledger_statement(inspection, "reset", 0),
-        ]
-        self._run("Resetting source databases to baseline...", statements, loading=True)
+        self._load(self.inspect(), "reset", "Resetting source databases to baseline...", force)
         return self.status(changed=True)
 
     @_in_session

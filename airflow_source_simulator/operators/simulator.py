@@ -58,8 +58,8 @@ class _SimulatorOperator(BaseOperator):
         )
 
 
-class LoadBaselineOperator(_SimulatorOperator):
-    """Create the source schemas and tables and load the baseline (day 0). A no-op once loaded.
+class _TakeoverOperator(_SimulatorOperator):
+    """An operator that writes the baseline, and so may meet same-named tables it did not create.
 
     :param force: take over same-named tables the simulator did not create (their rows are replaced).
     """
@@ -67,6 +67,13 @@ class LoadBaselineOperator(_SimulatorOperator):
     def __init__(self, *, force: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.force = force
+
+
+class LoadBaselineOperator(_TakeoverOperator):
+    """Create the source schemas and tables and load the baseline (day 0). A no-op once loaded.
+
+    :param force: take over same-named tables the simulator did not create (their rows are replaced).
+    """
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self.simulator().load_baseline(force=self.force)
@@ -91,15 +98,11 @@ class ApplyDeltaOperator(_SimulatorOperator):
         return self.simulator().apply_delta(self.day)
 
 
-class ResetOperator(_SimulatorOperator):
+class ResetOperator(_TakeoverOperator):
     """Truncate the simulator's eight tables (custom rows included) and reload the baseline.
 
     :param force: take over same-named tables the simulator did not create (their rows are replaced).
     """
-
-    def __init__(self, *, force: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.force = force
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self.simulator().reset(force=self.force)
