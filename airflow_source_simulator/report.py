@@ -13,6 +13,10 @@ _LAYOUT = {
 }
 
 
+def _rows(n: int | None) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 def step_line(step: Step, schemas: dict[str, str], loading: bool) -> str:
     table = TABLES_BY_NAME.get(step.target)
     name = f"{schemas[table.role]}.{table.name}" if table else step.target
@@ -21,10 +25,10 @@ def step_line(step: Step, schemas: dict[str, str], loading: bool) -> str:
     if step.action == "create_table":
         return f"  ✓ Table {name if table else schemas['shop'] + '.' + step.target} ready"
     if step.action == "insert":
-        return f"  ✓ {'Loaded' if loading else 'Inserted'} {name} ({step.rows} rows)"
+        return f"  ✓ {'Loaded' if loading else 'Inserted'} {name} ({_rows(step.rows)})"
     if step.action == "update":
         soft = f", {step.soft_deleted} soft-deleted" if step.soft_deleted else ""
-        return f"  ✓ Updated {name} ({step.rows} rows{soft})"
+        return f"  ✓ Updated {name} ({_rows(step.rows)}{soft})"
     if step.action == "delete":
         return f"  ✓ Truncated {name}"
     if step.action == "ledger":

@@ -82,3 +82,22 @@ def test_a_motherduck_connection_is_wired_with_its_token(monkeypatch: pytest.Mon
     platform = platform_for_connection("md")
     assert platform.hook.get_database() == "md:sources?motherduck_token=tok123"
     assert "tok123" not in platform.hook._redact_database(platform.hook.get_database())
+
+
+def test_step_lines_read_like_the_operations_guide() -> None:
+    from airflow_source_simulator.report import step_line
+    from airflow_source_simulator.statements import Step
+
+    schemas = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
+    assert (
+        step_line(Step("insert", "customers", 100), schemas, loading=True)
+        == "  ✓ Loaded jaffle_shop.customers (100 rows)"
+    )
+    assert (
+        step_line(Step("update", "email_activity", 1), schemas, loading=False)
+        == "  ✓ Updated jaffle_crm.email_activity (1 row)"
+    )
+    assert (
+        step_line(Step("update", "orders", 113, 8), schemas, loading=False)
+        == "  ✓ Updated jaffle_shop.orders (113 rows, 8 soft-deleted)"
+    )
