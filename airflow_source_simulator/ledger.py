@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from airflow_source_simulator.data.canonical import SEPARATOR
 from airflow_source_simulator.platforms.base import Platform
-from airflow_source_simulator.schema import LEDGER_COLUMNS, LEDGER_TABLE
+from airflow_source_simulator.schema import LEDGER, LEDGER_COLUMNS, LEDGER_TABLE
 from airflow_source_simulator.statements import Statement, Step
 
 _READ_COLUMNS = ("seq", "operation", "day", "scale", "scenario", "package_version", "ledger_version", "state_digest")
@@ -60,8 +61,7 @@ class Ledger:
             # Wall-clock time is metadata about the run, never part of the simulated data.
             "applied_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
         }
-        literals = ", ".join(self.platform.literal(c, values[c.name]) for c in LEDGER_COLUMNS)
-        columns = ", ".join(c.name for c in LEDGER_COLUMNS)
+        line = SEPARATOR.join(values[c.name] for c in LEDGER_COLUMNS)
         return Statement(
-            f"INSERT INTO {self.ref} ({columns}) VALUES ({literals})", Step("ledger", entry.operation, entry.day)
+            self.platform.insert_rows(self.ref, LEDGER, [line]), Step("ledger", entry.operation, entry.day)
         )

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from airflow_source_simulator.data.canonical import canonical_rows, digest, state_digest
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import Generator
 from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS
-from airflow_source_simulator.platforms.base import Platform
+from airflow_source_simulator.platforms.base import Platform, batches
 from airflow_source_simulator.platforms.registry import PLATFORMS
-from airflow_source_simulator.schema import LEDGER_COLUMNS, LEDGER_TABLE, TABLES, Table
+from airflow_source_simulator.schema import LEDGER, LEDGER_TABLE, TABLES, Table
 from airflow_source_simulator.statements import PLACEHOLDERS, Statement, Step, format_file
 
 SCALE = 1
@@ -28,10 +29,11 @@ def table_ref(table: Table) -> str:
 
 
 def schema_statements(platform: type[Platform]) -> list[Statement]:
+    """Schemas, then the ledger, then the tables: tables without a ledger beside them are never ours,
+    even where DDL is not transactional and a first load stopped half-way."""
     out = [Statement(platform.create_schema(PLACEHOLDERS[r]), Step("create_schema", r)) for r in ("shop", "crm")]
+    out.append(Statement(platform.create_table(table_ref(LEDGER), LEDGER.columns), Step("create_table", LEDGER_TABLE)))
     out += [Statement(platform.create_table(table_ref(t), t.columns), Step("create_table", t.name)) for t in TABLES]
-    ledger = f"{PLACEHOLDERS['shop']}.{LEDGER_TABLE}"
-    out.append(Statement(platform.create_table(ledger, LEDGER_COLUMNS), Step("create_table", LEDGER_TABLE)))
     return out
 
 
@@ -39,35 +41,42 @@ def truncate_statements(platform: type[Platform]) -> list[Statement]:
     return [Statement(platform.delete_all(table_ref(t)), Step("delete", t.name)) for t in reversed(TABLES)]
 
 
-def _inserts(platform: type[Platform], table: Table, lines: list[str]) -> list[Statement]:
-    return (
-        [
-            Statement(sql, Step("insert", table.name, len(lines)))
-            for sql in platform.insert_rows(table_ref(table), table, lines)
-        ]
-        if lines
-        else []
-    )
+def _row_statements(
+    render: Callable[[str, Table, Sequence[str]], str],
+    platform: type[Platform],
+    action: str,
+    table: Table,
+    lines: list[str],
+    soft_deleted: int | None = None,
+) -> list[Statement]:
+    """One statement per batch of at most the platform's rows per statement, each step counting progress."""
+    out: list[Statement] = []
+    done = 0
+    for batch in batches(lines, platform.max_rows_per_statement):
+        done += len(batch)
+        progress = done if len(lines) > platform.max_rows_per_statement else None
+        step = Step(action, table.name, len(lines), soft_deleted, progress)
+        out.append(Statement(render(table_ref(table), table, batch), step))
+    return out
 
 
 def baseline_statements(platform: type[Platform], state: Generator) -> list[Statement]:
     out: list[Statement] = []
     for table in TABLES:
-        out += _inserts(platform, table, canonical_rows(table, state.table(table.name)))
+        out += _row_statements(
+            platform.load_rows, platform, "insert", table, canonical_rows(table, state.table(table.name))
+        )
     return out
 
 
 def delta_statements(platform: type[Platform], day: int, before: Generator, after: Generator) -> list[Statement]:
     out: list[Statement] = []
-    for table, (name, change) in zip(TABLES, day_delta(day, SCALE, before, after).items(), strict=False):
+    for table, (name, change) in zip(TABLES, day_delta(day, SCALE, before, after).items(), strict=True):
         assert table.name == name
-        out += _inserts(platform, table, canonical_rows(table, change.inserted))
-        if change.updated_rows:
-            lines = canonical_rows(table, change.updated)
-            out += [
-                Statement(sql, Step("update", table.name, len(lines), change.soft_deleted))
-                for sql in platform.update_rows(table_ref(table), table, lines)
-            ]
+        out += _row_statements(platform.insert_rows, platform, "insert", table, canonical_rows(table, change.inserted))
+        out += _row_statements(
+            platform.update_rows, platform, "update", table, canonical_rows(table, change.updated), change.soft_deleted
+        )
     return out
 
 

@@ -13,6 +13,9 @@ _LAYOUT = {
 }
 
 
+_PROGRESSIVE = {"insert": "Inserting", "update": "Updating"}
+
+
 def _rows(n: int | None) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 
@@ -24,6 +27,9 @@ def step_line(step: Step, schemas: dict[str, str], loading: bool) -> str:
         return f"  ✓ Schema {schemas[step.target]} ready"
     if step.action == "create_table":
         return f"  ✓ Table {name if table else schemas['shop'] + '.' + step.target} ready"
+    if not step.finished:
+        verb = "Loading" if loading and step.action == "insert" else _PROGRESSIVE.get(step.action, step.action)
+        return f"  … {verb} {name}: {step.done} of {_rows(step.rows)}"
     if step.action == "insert":
         return f"  ✓ {'Loaded' if loading else 'Inserted'} {name} ({_rows(step.rows)})"
     if step.action == "update":
@@ -31,6 +37,8 @@ def step_line(step: Step, schemas: dict[str, str], loading: bool) -> str:
         return f"  ✓ Updated {name} ({_rows(step.rows)}{soft})"
     if step.action == "delete":
         return f"  ✓ Truncated {name}"
+    if step.action == "cdc":
+        return f"  ✓ Change capture on for {name}"
     if step.action == "ledger":
         return f"  ✓ Ledger: {step.target} recorded at day {step.rows}"
     return f"  ✓ {step.action} {name}"

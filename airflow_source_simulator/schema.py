@@ -136,5 +136,6 @@ LEDGER_COLUMNS: tuple[Column, ...] = (
     _varchar("state_digest", 64),
     Column("applied_at", "timestamp"),
 )
+LEDGER = Table(LEDGER_TABLE, "shop", LEDGER_COLUMNS)
 # Bumped when the ledger's layout or meaning changes; a database written by a newer layout is refused.
 LEDGER_VERSION = 1

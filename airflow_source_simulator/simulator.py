@@ -66,6 +66,7 @@ class Inspection:
 
     entry: LedgerEntry | None
     tables: set[str]  # simulator table names present (ledger excluded)
+    owned: bool  # the ledger table exists: whatever of the tables exists was created by the simulator
 
     @property
     def loaded(self) -> bool:
@@ -79,15 +80,17 @@ class Simulator:
         *,
         shop_schema: str = "jaffle_shop",
         crm_schema: str = "jaffle_crm",
+        enable_cdc: bool | str = False,
         log: logging.Logger | Any | None = None,
     ) -> None:
         self.platform = platform
         self.schemas = {
-            "shop": validate_schema_name(shop_schema, "shop_schema"),
-            "crm": validate_schema_name(crm_schema, "crm_schema"),
+            "shop": platform.fold(validate_schema_name(shop_schema, "shop_schema")),
+            "crm": platform.fold(validate_schema_name(crm_schema, "crm_schema")),
         }
+        self.cdc_mode = platform.cdc_mode(enable_cdc)
         self.log = log or logging.getLogger(__name__)
-        self.ledger = Ledger(platform, platform.quote(shop_schema))
+        self.ledger = Ledger(platform, platform.quote(self.schemas["shop"]))
 
     # --- names ----------------------------------------------------------------------------------
     def qualified(self, table: Table) -> str:
@@ -100,7 +103,8 @@ class Simulator:
     def inspect(self) -> Inspection:
         present = self.platform.existing_tables(sorted(set(self.schemas.values())))
         tables = {t.name for t in TABLES if (self.schemas[t.role], t.name) in present}
-        entry = self.ledger.last_entry() if (self.schemas["shop"], LEDGER_TABLE) in present else None
+        owned = (self.schemas["shop"], LEDGER_TABLE) in present
+        entry = self.ledger.last_entry() if owned else None
         if entry is not None and entry.ledger_version > LEDGER_VERSION:
             raise SimulatorError(
                 f"{self.schemas['shop']}.{LEDGER_TABLE} was written by airflow-source-simulator "
@@ -112,10 +116,10 @@ class Simulator:
                 f"the database holds scenario {entry.scenario!r} at scale {entry.scale}; this package version "
                 f"serves {CLASSIC!r} at scale {SCALE}. Reset it, or use the version that wrote it."
             )
-        return Inspection(entry, tables)
+        return Inspection(entry, tables, owned)
 
     def _refuse_foreign_tables(self, inspection: Inspection, force: bool) -> None:
-        if inspection.loaded or not inspection.tables or force:
+        if inspection.owned or not inspection.tables or force:
             return
         found = ", ".join(self.qualified(t) for t in TABLES if t.name in inspection.tables)
         raise NotOursError(
@@ -143,15 +147,25 @@ class Simulator:
         )
         return self.ledger.record(entry, self.schemas["shop"], self.schemas["crm"])
 
-    def _run(self, title: str, statements: Sequence[Statement], loading: bool) -> None:
+    def _run(self, title: str, statements: Sequence[Statement], loading: bool, transaction: bool = True) -> None:
         self.log.info("%s", title)
         started = time.perf_counter()
 
         def on_step(step: Step) -> None:
             self.log.info("%s", step_line(step, self.schemas, loading))
 
-        self.platform.run(statements, on_step)
+        self.platform.run(statements, on_step, transaction=transaction)
         self.log.info("✓ %s done in %.2f s", title.rstrip("."), time.perf_counter() - started)
+
+    def _enable_cdc(self) -> None:
+        """Switch change capture on for the eight tables, if asked; idempotent, outside any transaction
+        (SQL Server refuses ALTER DATABASE inside one)."""
+        if self.cdc_mode is None:
+            return
+        statements = self.platform.cdc_statements(self.cdc_mode, self.schemas["shop"], self.schemas["crm"], TABLES)
+        self._run(f"Switching on change capture ({self.cdc_mode})...", statements, loading=False, transaction=False)
+        for note in self.platform.cdc_notes(self.cdc_mode, self.schemas["shop"]):
+            self.log.info("%s", note)
 
     def _load(self, inspection: Inspection, operation: str, title: str, force: bool) -> None:
         """Create what is missing, empty the simulator's tables if any exist, load the baseline."""
@@ -163,6 +177,8 @@ class Simulator:
             self._ledger_statement(inspection, operation, 0),
         ]
         self._run(title, statements, loading=True)
+        # After the load, so that the baseline is the initial snapshot and every later change is captured.
+        self._enable_cdc()
 
     # --- operations -----------------------------------------------------------------------------
     @_in_session
@@ -175,6 +191,7 @@ class Simulator:
                 "Use ResetOperator to return to the baseline.",
                 inspection.entry.day,
             )
+            self._enable_cdc()
             return self.status(changed=False)
         self._load(inspection, "load_baseline", "Loading baseline schema and data...", force)
         return self.status(changed=True)
@@ -201,6 +218,8 @@ class Simulator:
                 f"Apply day {current + 1} first (days are applied in order)."
             )
         statements = [*self._packaged(day_file(number)), self._ledger_statement(inspection, "apply_delta", number)]
+        # Before the day, so that its changes are captured.
+        self._enable_cdc()
         self._run(f"Applying day {number:02d} delta changes...", statements, loading=False)
         return self.status(changed=True)
 

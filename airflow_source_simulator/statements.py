@@ -1,8 +1,9 @@
 """Packaged SQL as a list of annotated statements, and the file format that carries them.
 
-A file is a header of comments, then statements each led by a ``-- step: ACTION TABLE [ROWS [SOFT]]``
-line, so the simulator can log what each statement did as it completes. Schema names are the
-placeholders ``{{ shop_schema }}`` and ``{{ crm_schema }}``, replaced by quoted identifiers at run time.
+A file is a header of comments, then statements each led by a step line such as
+``-- step: insert orders rows=1200 done=1000``, so the simulator can log what each statement did
+as it completes. Schema names are the placeholders ``{{ shop_schema }}`` and ``{{ crm_schema }}``,
+replaced by quoted identifiers at run time.
 """
 
 from __future__ import annotations
@@ -17,25 +18,29 @@ STEP_PREFIX = "-- step: "
 
 @dataclass(frozen=True)
 class Step:
-    action: str  # create_schema, create_table, insert, update, delete, ledger
+    action: str  # create_schema, create_table, insert, update, delete, ledger, cdc
     target: str  # a table name, or a schema role for create_schema
-    rows: int | None = None
+    rows: int | None = None  # rows of the whole step (all its statements)
     soft_deleted: int | None = None
+    done: int | None = None  # rows done once this statement completes, when a step takes several
+
+    @property
+    def finished(self) -> bool:
+        return self.done is None or self.rows is None or self.done >= self.rows
 
     def annotation(self) -> str:
         parts = [self.action, self.target]
-        if self.rows is not None:
-            parts.append(str(self.rows))
-        if self.soft_deleted:
-            parts.append(str(self.soft_deleted))
+        for name in ("rows", "soft_deleted", "done"):
+            value = getattr(self, name)
+            if value:
+                parts.append(f"{name}={value}")
         return STEP_PREFIX + " ".join(parts)
 
     @classmethod
     def parse(cls, line: str) -> Step:
-        action, target, *numbers = line[len(STEP_PREFIX) :].split()
-        rows = int(numbers[0]) if numbers else None
-        soft = int(numbers[1]) if len(numbers) > 1 else None
-        return cls(action, target, rows, soft)
+        action, target, *fields = line[len(STEP_PREFIX) :].split()
+        numbers = {name: int(value) for name, value in (field.split("=", 1) for field in fields)}
+        return cls(action, target, **numbers)
 
 
 @dataclass(frozen=True)

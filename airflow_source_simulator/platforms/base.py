@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_source_simulator.data.canonical import NULL, SEPARATOR
+from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import Column, Table
 from airflow_source_simulator.statements import Statement, Step
 
@@ -20,14 +22,39 @@ def batches(lines: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield lines[start : start + size]
 
 
+class HeldConnection:
+    """A DB-API connection that survives the hook's close() after each run(), for one operation."""
+
+    def __init__(self, conn: Any) -> None:
+        object.__setattr__(self, "_conn", conn)
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # DbApiHook.set_autocommit assigns ``conn.autocommit``: it must reach the real connection.
+        setattr(self._conn, name, value)
+
+
 class Platform(ABC):
     """One engine's SQL dialect and quirks. Subclasses hold everything engine-specific."""
 
     name: ClassVar[str]
+    title: ClassVar[str]
     conn_types: ClassVar[tuple[str, ...]]
     max_rows_per_statement: ClassVar[int]
+    # Engines with multi-statement transactions run an operation atomically; the others (Databricks)
+    # render every statement idempotent so that a retry completes a half-applied operation.
+    transactional: ClassVar[bool] = True
     begin_sql: ClassVar[str | None] = None
     commit_sql: ClassVar[str | None] = None
+    statement_terminator: ClassVar[str] = ""
+    current_catalog_sql: ClassVar[str] = "current_database()"
+    # Change-capture mechanisms ``enable_cdc`` accepts; the first is what ``enable_cdc=True`` means.
+    cdc_modes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, hook: DbApiHook) -> None:
         self.hook = hook
@@ -41,6 +68,11 @@ class Platform(ABC):
     @classmethod
     @abstractmethod
     def quote(cls, identifier: str) -> str: ...
+
+    @classmethod
+    def fold(cls, identifier: str) -> str:
+        """The name the catalog stores for an unquoted-safe identifier (Unity Catalog lower-cases)."""
+        return identifier
 
     @classmethod
     @abstractmethod
@@ -62,33 +94,104 @@ class Platform(ABC):
 
     @classmethod
     @abstractmethod
-    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> list[str]:
-        """Statements inserting rows given as canonical lines."""
+    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        """A statement inserting rows given as canonical lines (at most ``max_rows_per_statement``)."""
+
+    @classmethod
+    def load_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        """A statement loading baseline rows into emptied tables (a plain insert unless overridden)."""
+        return cls.insert_rows(table_ref, table, lines)
 
     @classmethod
     @abstractmethod
-    def update_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> list[str]:
-        """Statements overwriting the non-key columns (but created_at) of rows given as canonical lines."""
+    def update_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        """A statement overwriting the non-key columns (but created_at) of rows given as canonical lines."""
 
     @classmethod
-    @abstractmethod
     def literal(cls, column: Column, text: str) -> str:
-        """A SQL literal for one canonical value."""
+        """A SQL literal for one canonical value (standard SQL; platforms override what differs)."""
+        if text == NULL:
+            return "NULL"
+        if column.type in ("int", "decimal", "bool"):
+            return text
+        escaped = text.replace("'", "''")
+        return f"{column.type.upper()} '{escaped}'" if column.type in ("timestamp", "date") else f"'{escaped}'"
+
+    @classmethod
+    def values_rows(cls, table: Table, lines: Sequence[str]) -> str:
+        """The rows of a ``VALUES`` list, one per line."""
+        return ",\n".join(
+            "(" + ", ".join(cls.literal(c, v) for c, v in zip(table.columns, line.split(SEPARATOR), strict=True)) + ")"
+            for line in lines
+        )
+
+    @staticmethod
+    def updatable(table: Table) -> list[Column]:
+        """The columns an update overwrites: all but the key and created_at."""
+        return [c for c in table.columns[1:] if c.name != "created_at"]
+
+    # --- change capture -------------------------------------------------------------------------
+    def cdc_mode(self, requested: bool | str) -> str | None:
+        """The change-capture mechanism ``enable_cdc=requested`` selects; refuses what this platform lacks."""
+        if requested is False or requested is None:
+            return None
+        if not self.cdc_modes:
+            raise SimulatorError(
+                f"enable_cdc is not available on {self.title}, which has no change capture; "
+                "it is available on PostgreSQL, SQL Server / Azure SQL and Databricks."
+            )
+        if requested is True:
+            return self.cdc_modes[0]
+        if requested in self.cdc_modes:
+            return str(requested)
+        raise SimulatorError(
+            f"enable_cdc={requested!r} is not a change-capture mechanism of {self.title}; "
+            f"use True or one of: {', '.join(self.cdc_modes)}."
+        )
+
+    def cdc_statements(self, mode: str, shop: str, crm: str, tables: Sequence[Table]) -> list[Statement]:
+        """Idempotent statements switching ``mode`` on for ``tables`` (schemas are plain names)."""
+        raise NotImplementedError
+
+    def cdc_notes(self, mode: str, shop: str) -> list[str]:
+        """What the log should tell a user after switching capture on (how to subscribe, caveats)."""
+        return []
 
     # --- running --------------------------------------------------------------------------------
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Scope of one operation (its checks, its transaction, its status); re-entrant."""
-        yield
+        """Hold one connection for a whole operation (its checks, its transaction, its status); re-entrant.
 
-    def run(self, statements: Sequence[Statement], on_step: Callable[[Step], None]) -> None:
-        """Run ``statements`` in one transaction, calling ``on_step`` as each one completes."""
-        sql = [s.sql for s in statements]
+        Hooks open a connection per run(): a DuckDB file costs ~30 ms to open, a Databricks session
+        seconds. Holding one also keeps DuckDB's file lock from the ledger check to the commit.
+        """
+        if "get_conn" in vars(self.hook):
+            yield
+            return
+        try:
+            conn = self.hook.get_conn()
+        except SimulatorError:
+            raise
+        except Exception as error:
+            raise SimulatorError(f"could not connect to {self.title}: {error}") from error
+        held = HeldConnection(conn)
+        self.hook.get_conn = lambda: held  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            del self.hook.get_conn
+            conn.close()
+
+    def run(
+        self, statements: Sequence[Statement], on_step: Callable[[Step], None], *, transaction: bool = True
+    ) -> None:
+        """Run ``statements`` (in one transaction if asked and possible), calling ``on_step`` after each."""
+        sql = [s.sql + self.statement_terminator for s in statements]
         steps: list[Step | None] = [s.step for s in statements]
-        if self.begin_sql:
+        if transaction and self.begin_sql:
             sql.insert(0, self.begin_sql)
             steps.insert(0, None)
-        if self.commit_sql:
+        if transaction and self.commit_sql:
             sql.append(self.commit_sql)
             steps.append(None)
         pending = iter(steps)
@@ -98,16 +201,16 @@ class Platform(ABC):
             if step is not None:
                 on_step(step)
 
-        self.hook.run(sql, handler=completed)
+        self.hook.run(sql, autocommit=not transaction, handler=completed)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return list(self.hook.get_records(sql))
+        return [tuple(row) for row in self.hook.get_records(sql)]
 
     def existing_tables(self, schemas: Sequence[str]) -> set[tuple[str, str]]:
         """(schema, table) of every table in ``schemas`` (plain identifiers, validated before)."""
-        names = ", ".join(f"'{s}'" for s in schemas)
+        names = ", ".join(f"'{self.fold(s)}'" for s in schemas)
         rows = self.query(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            f"WHERE table_schema IN ({names}) AND table_catalog = current_database()"
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM INFORMATION_SCHEMA.TABLES "
+            f"WHERE TABLE_SCHEMA IN ({names}) AND TABLE_CATALOG = {self.current_catalog_sql}"
         )
         return {(str(s), str(t)) for s, t in rows}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from airflow_source_simulator.data.canonical import NULL, SEPARATOR
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.platforms.base import Platform, batches
+from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.schema import Column, Table
 
 if TYPE_CHECKING:
@@ -23,19 +22,6 @@ _TYPES = {
 }
 
 
-class _HeldConnection:
-    """A DuckDB connection that survives the hook's close() after each run()."""
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    def close(self) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
 class DuckDBPlatform(Platform):
     """Rows travel as one text block per statement, split and cast in SQL.
 
@@ -44,6 +30,7 @@ class DuckDBPlatform(Platform):
     """
 
     name = "duckdb"
+    title = "DuckDB"
     conn_types = ("duckdb",)
     max_rows_per_statement = 100_000
     # DbApiHook.run executes on conn.cursor(), which in DuckDB is a connection of its own: the
@@ -70,26 +57,6 @@ class DuckDBPlatform(Platform):
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
         return cls(DuckDBHook(database=database, log_sql=False))
-
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Hold one connection for the whole operation.
-
-        DuckDBHook opens the database file on every run() (~30 ms here, 26 times for the classic
-        sequence), and holding it keeps DuckDB's file lock from the ledger check to the commit, so no
-        other process can apply the same day in between.
-        """
-        if "get_conn" in vars(self.hook):
-            yield
-            return
-        conn = self.hook.get_conn()
-        held = _HeldConnection(conn)
-        self.hook.get_conn = lambda: held  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            del self.hook.get_conn
-            conn.close()
 
     @classmethod
     def quote(cls, identifier: str) -> str:
@@ -118,26 +85,14 @@ class DuckDBPlatform(Platform):
         )
 
     @classmethod
-    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> list[str]:
+    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
         columns = ", ".join(table.column_names)
-        return [
-            f"INSERT INTO {table_ref} ({columns})\nSELECT * FROM {cls._rows_source(table, batch, 'v')}"
-            for batch in batches(lines, cls.max_rows_per_statement)
-        ]
+        return f"INSERT INTO {table_ref} ({columns})\nSELECT * FROM {cls._rows_source(table, lines, 'v')}"
 
     @classmethod
-    def update_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> list[str]:
-        assignments = ", ".join(f"{c.name} = v.{c.name}" for c in table.columns[1:] if c.name != "created_at")
-        return [
-            f"UPDATE {table_ref} AS t SET {assignments}\nFROM {cls._rows_source(table, batch, 'v')}\n"
+    def update_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        assignments = ", ".join(f"{c.name} = v.{c.name}" for c in cls.updatable(table))
+        return (
+            f"UPDATE {table_ref} AS t SET {assignments}\nFROM {cls._rows_source(table, lines, 'v')}\n"
             f"WHERE t.{table.key} = v.{table.key}"
-            for batch in batches(lines, cls.max_rows_per_statement)
-        ]
-
-    @classmethod
-    def literal(cls, column: Column, text: str) -> str:
-        if text == NULL:
-            return "NULL"
-        if column.type in ("int", "decimal", "bool"):
-            return text
-        return f"{column.type.upper()} '{text}'" if column.type in ("timestamp", "date") else f"'{text}'"
+        )

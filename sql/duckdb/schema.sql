@@ -7,6 +7,22 @@ CREATE SCHEMA IF NOT EXISTS {{ shop_schema }};
 -- step: create_schema crm
 CREATE SCHEMA IF NOT EXISTS {{ crm_schema }};
 
+-- step: create_table source_simulator_ledger
+CREATE TABLE IF NOT EXISTS {{ shop_schema }}.source_simulator_ledger (
+    seq INTEGER NOT NULL,
+    operation VARCHAR(20) NOT NULL,
+    day INTEGER NOT NULL,
+    scale INTEGER NOT NULL,
+    scenario VARCHAR(20) NOT NULL,
+    shop_schema VARCHAR(128) NOT NULL,
+    crm_schema VARCHAR(128) NOT NULL,
+    package_version VARCHAR(32) NOT NULL,
+    ledger_version INTEGER NOT NULL,
+    state_digest VARCHAR(64) NOT NULL,
+    applied_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (seq)
+);
+
 -- step: create_table customers
 CREATE TABLE IF NOT EXISTS {{ shop_schema }}.customers (
     customer_id INTEGER NOT NULL,
@@ -106,20 +122,4 @@ CREATE TABLE IF NOT EXISTS {{ crm_schema }}.web_sessions (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP,
     PRIMARY KEY (session_id)
-);
-
--- step: create_table source_simulator_ledger
-CREATE TABLE IF NOT EXISTS {{ shop_schema }}.source_simulator_ledger (
-    seq INTEGER NOT NULL,
-    operation VARCHAR(20) NOT NULL,
-    day INTEGER NOT NULL,
-    scale INTEGER NOT NULL,
-    scenario VARCHAR(20) NOT NULL,
-    shop_schema VARCHAR(128) NOT NULL,
-    crm_schema VARCHAR(128) NOT NULL,
-    package_version VARCHAR(32) NOT NULL,
-    ledger_version INTEGER NOT NULL,
-    state_digest VARCHAR(64) NOT NULL,
-    applied_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (seq)
 );
