@@ -14,9 +14,9 @@ _PACKAGE = "airflow_source_simulator.sql"
 
 @cache
 def statements(platform: str, name: str) -> tuple[Statement, ...]:
-    return tuple(parse_file(files(_PACKAGE).joinpath(platform, name).read_text()))
+    return tuple(parse_file(files(_PACKAGE).joinpath(platform, name).read_text(encoding="utf-8")))
 
 
 @cache
 def manifest() -> dict[str, Any]:
-    return json.loads(files(_PACKAGE).joinpath("manifest.json").read_text())
+    return json.loads(files(_PACKAGE).joinpath("manifest.json").read_text(encoding="utf-8"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,11 @@ os.environ.update(
 )
 
 from airflow_source_simulator.platforms.duckdb import DuckDBPlatform  # noqa: E402
+from airflow_source_simulator.platforms.postgres import PostgresPlatform  # noqa: E402
 from airflow_source_simulator.simulator import Simulator  # noqa: E402
+from tests.postgres_server import PostgresServer, postgres_server  # noqa: E402
+
+_DATABASES = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +73,39 @@ def duckdb_connection(monkeypatch: pytest.MonkeyPatch, duckdb_path: Path) -> str
     """An Airflow connection (from the environment) to a fresh DuckDB file; returns its id."""
     monkeypatch.setenv("AIRFLOW_CONN_SIM_SOURCE", f'{{"conn_type": "duckdb", "host": "{duckdb_path}"}}')
     return "sim_source"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL cluster on a loopback port, for the whole session."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_database(postgres: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database on the private cluster; returns its name."""
+    import psycopg
+
+    database = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50] + f"_{next(_DATABASES)}"
+    with psycopg.connect(postgres.uri(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    return database
+
+
+@pytest.fixture
+def pg_conn_id(postgres: PostgresServer, pg_database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fresh database as an Airflow connection (from the environment); returns its id."""
+    monkeypatch.setenv("AIRFLOW_CONN_SIM_PG", postgres.airflow_connection(pg_database))
+    return "sim_pg"
+
+
+@pytest.fixture
+def pg_simulator(pg_conn_id: str) -> Simulator:
+    return Simulator(postgres_platform(pg_conn_id))
+
+
+def postgres_platform(conn_id: str) -> PostgresPlatform:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    return PostgresPlatform(PostgresHook(postgres_conn_id=conn_id, log_sql=False))
