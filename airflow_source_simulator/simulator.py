@@ -154,7 +154,17 @@ class Simulator:
         def on_step(step: Step) -> None:
             self.log.info("%s", step_line(step, self.schemas, loading))
 
-        self.platform.run(statements, on_step, transaction=transaction)
+        try:
+            self.platform.run(statements, on_step, transaction=transaction)
+        except Exception:
+            if not self.platform.transactional:
+                self.log.error(
+                    "✗ %s stopped part-way: %s has no multi-statement transactions. Run the same operation again "
+                    "to complete it; every statement is idempotent and the ledger is written last.",
+                    title.rstrip("."),
+                    self.platform.title,
+                )
+            raise
         self.log.info("✓ %s done in %.2f s", title.rstrip("."), time.perf_counter() - started)
 
     def _enable_cdc(self) -> None:

@@ -64,7 +64,10 @@ def test_a_missing_connection_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_unsupported_connection_type_lists_the_supported_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_WEB", '{"conn_type": "http", "host": "example.com"}')
-    with pytest.raises(SimulatorError, match=r"connection type 'http' is not supported .* supported: duckdb"):
+    with pytest.raises(
+        SimulatorError,
+        match=r"connection type 'http' is not supported .* supported: databricks, duckdb, mssql, postgres\.",
+    ):
         StatusOperator(task_id="t", conn_id="web").execute(NO_CONTEXT)
 
 

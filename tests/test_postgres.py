@@ -81,7 +81,9 @@ def test_duckdb_and_postgres_hold_identical_tables_at_every_state(pg_simulator: 
 
 def test_the_operators_run_on_a_postgres_connection(pg_conn_id: str) -> None:
     kwargs: dict[str, Any] = {"conn_id": pg_conn_id}
-    assert LoadBaselineOperator(task_id="load", **kwargs).execute({})["day"] == 0
+    assert LoadBaselineOperator(task_id="load", enable_cdc=True, **kwargs).execute({})["day"] == 0
+    publications = postgres_platform(pg_conn_id).query("SELECT pubname FROM pg_publication")
+    assert publications == [(publication_name("jaffle_shop"),)]
     assert ApplyDeltaOperator(task_id="day", day="next", **kwargs).execute({})["day"] == 1
     assert StatusOperator(task_id="status", verify=True, **kwargs).execute({})["verified"] is True
     assert ResetOperator(task_id="reset", **kwargs).execute({})["tables"]["jaffle_shop.orders"] == 500

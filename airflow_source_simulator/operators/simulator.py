@@ -49,16 +49,35 @@ class _SimulatorOperator(BaseOperator):
         self.shop_schema = shop_schema
         self.crm_schema = crm_schema
 
+    enable_cdc: bool | str = False
+
     def simulator(self) -> Simulator:
         return Simulator(
             platform_for_connection(self.conn_id),
             shop_schema=self.shop_schema,
             crm_schema=self.crm_schema,
+            enable_cdc=self.enable_cdc,
             log=self.log,
         )
 
 
-class _TakeoverOperator(_SimulatorOperator):
+class _WritingOperator(_SimulatorOperator):
+    """An operator that changes the source tables, and so may switch change capture on for them.
+
+    :param enable_cdc: switch the platform's change capture on for the eight tables (idempotent):
+        ``True`` for the platform's default — a publication on PostgreSQL, Change Tracking on SQL Server /
+        Azure SQL, the change data feed on Databricks — or a mechanism by name (``"cdc"`` on SQL Server).
+        Loads and resets switch it on after the baseline; a delta before its changes. Refused on DuckDB.
+    """
+
+    def __init__(self, *, enable_cdc: bool | str = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(enable_cdc, (bool, str)):
+            raise ValueError(f"enable_cdc={enable_cdc!r} is not valid: give True, False or a mechanism name.")
+        self.enable_cdc = enable_cdc
+
+
+class _TakeoverOperator(_WritingOperator):
     """An operator that writes the baseline, and so may meet same-named tables it did not create.
 
     :param force: take over same-named tables the simulator did not create (their rows are replaced).
@@ -73,20 +92,24 @@ class LoadBaselineOperator(_TakeoverOperator):
     """Create the source schemas and tables and load the baseline (day 0). A no-op once loaded.
 
     :param force: take over same-named tables the simulator did not create (their rows are replaced).
+    :param enable_cdc: switch the platform's change capture on, after the baseline (``True`` or a
+        mechanism name; refused on DuckDB, see the README).
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self.simulator().load_baseline(force=self.force)
 
 
-class ApplyDeltaOperator(_SimulatorOperator):
+class ApplyDeltaOperator(_WritingOperator):
     """Apply one day's changes: inserts, updates and soft deletes. Re-applying an applied day is a no-op.
 
     :param day: the day to apply, an integer or an integer string such as ``"{{ params.day }}"``, or
         ``"next"`` for the day after the ledger's. Days are applied in order. (templated)
+    :param enable_cdc: switch the platform's change capture on before the day's changes, so they are
+        captured (``True`` or a mechanism name; refused on DuckDB, see the README).
     """
 
-    template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "day")
+    template_fields: Sequence[str] = (*_WritingOperator.template_fields, "day")
 
     def __init__(self, *, day: int | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -102,6 +125,8 @@ class ResetOperator(_TakeoverOperator):
     """Truncate the simulator's eight tables (custom rows included) and reload the baseline.
 
     :param force: take over same-named tables the simulator did not create (their rows are replaced).
+    :param enable_cdc: switch the platform's change capture on, after the baseline (``True`` or a
+        mechanism name; refused on DuckDB, see the README).
     """
 
     def execute(self, context: Context) -> dict[str, Any]:

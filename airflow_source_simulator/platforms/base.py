@@ -46,6 +46,8 @@ class Platform(ABC):
     title: ClassVar[str]
     conn_types: ClassVar[tuple[str, ...]]
     max_rows_per_statement: ClassVar[int]
+    types: ClassVar[dict[str, str]]  # native type of each logical type but varchar
+    varchar_type: ClassVar[str] = "VARCHAR({length})"
     # Engines with multi-statement transactions run an operation atomically; the others (Databricks)
     # render every statement idempotent so that a retry completes a half-applied operation.
     transactional: ClassVar[bool] = True
@@ -55,6 +57,7 @@ class Platform(ABC):
     current_catalog_sql: ClassVar[str] = "current_database()"
     # Change-capture mechanisms ``enable_cdc`` accepts; the first is what ``enable_cdc=True`` means.
     cdc_modes: ClassVar[tuple[str, ...]] = ()
+    connect_hint: ClassVar[str] = ""  # appended to a connection failure's message
 
     def __init__(self, hook: DbApiHook) -> None:
         self.hook = hook
@@ -66,8 +69,9 @@ class Platform(ABC):
 
     # --- rendering ------------------------------------------------------------------------------
     @classmethod
-    @abstractmethod
-    def quote(cls, identifier: str) -> str: ...
+    def quote(cls, identifier: str) -> str:
+        """A quoted identifier (names are validated plain identifiers, so nothing needs escaping)."""
+        return f'"{identifier}"'
 
     @classmethod
     def fold(cls, identifier: str) -> str:
@@ -75,18 +79,24 @@ class Platform(ABC):
         return identifier
 
     @classmethod
-    @abstractmethod
-    def column_type(cls, column: Column) -> str: ...
+    def column_type(cls, column: Column) -> str:
+        return cls.varchar_type.format(length=column.length) if column.type == "varchar" else cls.types[column.type]
 
     @classmethod
     def create_schema(cls, schema: str) -> str:
         return f"CREATE SCHEMA IF NOT EXISTS {schema}"
 
     @classmethod
-    def create_table(cls, table_ref: str, columns: Sequence[Column]) -> str:
+    def table_definition(cls, columns: Sequence[Column], *, primary_key: bool = True) -> str:
+        """The parenthesised column list of a CREATE TABLE, the first column the primary key."""
         defs = [f"    {c.name} {cls.column_type(c)}{'' if c.nullable else ' NOT NULL'}" for c in columns]
-        defs.append(f"    PRIMARY KEY ({columns[0].name})")
-        return f"CREATE TABLE IF NOT EXISTS {table_ref} (\n" + ",\n".join(defs) + "\n)"
+        if primary_key:
+            defs.append(f"    PRIMARY KEY ({columns[0].name})")
+        return "(\n" + ",\n".join(defs) + "\n)"
+
+    @classmethod
+    def create_table(cls, table_ref: str, columns: Sequence[Column]) -> str:
+        return f"CREATE TABLE IF NOT EXISTS {table_ref} {cls.table_definition(columns)}"
 
     @classmethod
     def delete_all(cls, table_ref: str) -> str:
@@ -173,7 +183,7 @@ class Platform(ABC):
         except SimulatorError:
             raise
         except Exception as error:
-            raise SimulatorError(f"could not connect to {self.title}: {error}") from error
+            raise SimulatorError(f"could not connect to {self.title}: {error}{self.connect_hint}") from error
         held = HeldConnection(conn)
         self.hook.get_conn = lambda: held  # type: ignore[method-assign]
         try:

@@ -13,7 +13,7 @@ from airflow_source_simulator.schema import Column, Table
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-_TYPES = {
+_TYPES: dict[str, str] = {
     "int": "INTEGER",
     "decimal": "DECIMAL(10,2)",
     "timestamp": "TIMESTAMP",
@@ -32,6 +32,7 @@ class DuckDBPlatform(Platform):
     name = "duckdb"
     title = "DuckDB"
     conn_types = ("duckdb",)
+    types = _TYPES
     max_rows_per_statement = 100_000
     # DbApiHook.run executes on conn.cursor(), which in DuckDB is a connection of its own: the
     # transaction has to be opened and committed on that cursor, not by the hook's conn.commit().
@@ -57,16 +58,6 @@ class DuckDBPlatform(Platform):
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
         return cls(DuckDBHook(database=database, log_sql=False))
-
-    @classmethod
-    def quote(cls, identifier: str) -> str:
-        return f'"{identifier}"'
-
-    @classmethod
-    def column_type(cls, column: Column) -> str:
-        if column.type == "varchar":
-            return f"VARCHAR({column.length})"
-        return _TYPES[column.type]
 
     @classmethod
     def _cast(cls, column: Column, field: str) -> str:

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from airflow_source_simulator.platforms.base import Platform
-from airflow_source_simulator.schema import Column, Table
+from airflow_source_simulator.schema import Table
 from airflow_source_simulator.statements import Statement, Step
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-_TYPES = {
+_TYPES: dict[str, str] = {
     "int": "INTEGER",
     "decimal": "NUMERIC(10,2)",
     "timestamp": "TIMESTAMP",
@@ -33,6 +33,7 @@ class PostgresPlatform(Platform):
     name = "postgres"
     title = "PostgreSQL"
     conn_types = ("postgres",)
+    types = _TYPES
     max_rows_per_statement = 5_000
     cdc_modes = ("publication",)
 
@@ -41,16 +42,6 @@ class PostgresPlatform(Platform):
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         return cls(PostgresHook(postgres_conn_id=conn_id, log_sql=False))
-
-    @classmethod
-    def quote(cls, identifier: str) -> str:
-        return f'"{identifier}"'
-
-    @classmethod
-    def column_type(cls, column: Column) -> str:
-        if column.type == "varchar":
-            return f"VARCHAR({column.length})"
-        return _TYPES[column.type]
 
     @classmethod
     def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:

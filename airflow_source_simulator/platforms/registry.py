@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.platforms.base import Platform
+from airflow_source_simulator.platforms.databricks import DatabricksPlatform
 from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
+from airflow_source_simulator.platforms.mssql import MsSqlPlatform
 from airflow_source_simulator.platforms.postgres import PostgresPlatform
 
-PLATFORMS: tuple[type[Platform], ...] = (DuckDBPlatform, PostgresPlatform)
+PLATFORMS: tuple[type[Platform], ...] = (DuckDBPlatform, PostgresPlatform, MsSqlPlatform, DatabricksPlatform)
 
 
 def platform_for_conn_type(conn_type: str | None) -> type[Platform]:
