@@ -1,7 +1,8 @@
 """The four operations, on any platform: what the operators delegate to.
 
-Every operation checks the ledger before it touches data, and runs as one transaction whose last
-statement writes the ledger, so a failure leaves the previous state and a retry is safe.
+Every operation checks the ledger before it touches data, and its last statement writes the ledger.
+Where the engine has transactions the operation is one of them, so a failure leaves the previous
+state; where it has none (Databricks) every statement is idempotent, so a retry completes it.
 """
 
 from __future__ import annotations

@@ -54,7 +54,34 @@ def test_every_example_dag_parses(dagbag: Any) -> None:
         "source_simulator_classic_days",
         "source_simulator_daily",
         "source_simulator_on_demand",
+        "source_simulator_postgres",
+        "source_simulator_mssql",
+        "source_simulator_databricks",
+        "source_simulator_motherduck",
     }
+
+
+def test_the_platform_dags_read_their_own_connections(dagbag: Any) -> None:
+    for platform in ("postgres", "mssql", "databricks", "motherduck"):
+        dag = dagbag.get_dag(f"source_simulator_{platform}")
+        assert {task.conn_id for task in dag.tasks} == {f"{platform}_source"}
+        assert [t.task_id for t in dag.topological_sort()] == [
+            "reset",
+            "apply_day_1",
+            "apply_day_2",
+            "apply_day_3",
+            "status",
+        ]
+
+
+def test_the_postgres_dag_runs_with_change_capture(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch, postgres: Any, pg_database: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_SOURCE", postgres.airflow_connection(pg_database))
+    run = dagbag.get_dag("source_simulator_postgres").test()
+    assert run.state == "success", states(run)
+    status = return_value(run, "status")
+    assert status["day"] == 3 and status["verified"] is True
 
 
 def test_classic_days_runs_to_a_verified_day_three(dagbag: Any, source_db: Path) -> None:
