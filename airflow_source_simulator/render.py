@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from airflow_source_simulator.data.canonical import canonical_rows, digest, state_digest
 from airflow_source_simulator.data.delta import day_delta
-from airflow_source_simulator.data.generate import Generator
+from airflow_source_simulator.data.generate import Columns, Generator
 from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS
-from airflow_source_simulator.platforms.base import Platform, batches
+from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.platforms.registry import PLATFORMS
 from airflow_source_simulator.schema import LEDGER, LEDGER_TABLE, TABLES, Table
-from airflow_source_simulator.statements import PLACEHOLDERS, Statement, Step, format_file
+from airflow_source_simulator.statements import PLACEHOLDERS, Rows, Statement, Step, format_file
 
 SCALE = 1
 
@@ -42,41 +41,22 @@ def truncate_statements(platform: type[Platform]) -> list[Statement]:
 
 
 def _row_statements(
-    render: Callable[[str, Table, Sequence[str]], str],
-    platform: type[Platform],
-    action: str,
-    table: Table,
-    lines: list[str],
-    soft_deleted: int | None = None,
+    platform: type[Platform], action: str, table: Table, columns: Columns, soft_deleted: int | None = None
 ) -> list[Statement]:
-    """One statement per batch of at most the platform's rows per statement, each step counting progress."""
-    out: list[Statement] = []
-    done = 0
-    for batch in batches(lines, platform.max_rows_per_statement):
-        done += len(batch)
-        progress = done if len(lines) > platform.max_rows_per_statement else None
-        step = Step(action, table.name, len(lines), soft_deleted, progress)
-        out.append(Statement(render(table_ref(table), table, batch), step))
-    return out
+    rows = Rows(action, table, table_ref(table), columns, soft_deleted)
+    return platform.row_statements(rows) if len(rows) else []
 
 
 def baseline_statements(platform: type[Platform], state: Generator) -> list[Statement]:
-    out: list[Statement] = []
-    for table in TABLES:
-        out += _row_statements(
-            platform.load_rows, platform, "insert", table, canonical_rows(table, state.table(table.name))
-        )
-    return out
+    return [s for table in TABLES for s in _row_statements(platform, "load", table, state.table(table.name))]
 
 
 def delta_statements(platform: type[Platform], day: int, before: Generator, after: Generator) -> list[Statement]:
     out: list[Statement] = []
     for table, (name, change) in zip(TABLES, day_delta(day, SCALE, before, after).items(), strict=True):
         assert table.name == name
-        out += _row_statements(platform.insert_rows, platform, "insert", table, canonical_rows(table, change.inserted))
-        out += _row_statements(
-            platform.update_rows, platform, "update", table, canonical_rows(table, change.updated), change.soft_deleted
-        )
+        out += _row_statements(platform, "insert", table, change.inserted)
+        out += _row_statements(platform, "update", table, change.updated, change.soft_deleted)
     return out
 
 

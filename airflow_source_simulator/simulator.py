@@ -16,7 +16,9 @@ from typing import Any, TypeVar, cast
 
 from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
-from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS
+from airflow_source_simulator.data.delta import day_delta
+from airflow_source_simulator.data.generate import Generator
+from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR, MAX_DAY, max_id
 from airflow_source_simulator.errors import NotOursError, SimulatorError, VerificationError
 from airflow_source_simulator.ledger import Ledger, LedgerEntry
 from airflow_source_simulator.names import validate_schema_name
@@ -24,10 +26,10 @@ from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.render import day_file
 from airflow_source_simulator.report import status_box, step_line
 from airflow_source_simulator.schema import LEDGER_TABLE, LEDGER_VERSION, TABLES, Table
-from airflow_source_simulator.statements import Statement, Step
+from airflow_source_simulator.statements import Rows, Statement, Step, Work
+from airflow_source_simulator.states import check_id_space, expected_tables, is_packaged, parse_scale, state_digest
 from airflow_source_simulator.version import __version__
 
-SCALE = 1
 NEXT_DAY = "next"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,7 +46,7 @@ def _in_session(method: F) -> F:
 
 def parse_day(value: object) -> int:
     """A delta day from an int or an integer string (a rendered template); anything else is refused."""
-    allowed = f"a whole number from {CLASSIC_DAYS[0]} to {CLASSIC_DAYS[-1]}"
+    allowed = "a whole number from 1 (days past 3 are generated)"
     if isinstance(value, bool) or value is None or isinstance(value, float):
         raise SimulatorError(f"day={value!r} is not valid: give {allowed}.")
     if isinstance(value, str):
@@ -54,10 +56,12 @@ def parse_day(value: object) -> int:
         value = int(text)
     if not isinstance(value, int):
         raise SimulatorError(f"day={value!r} is not valid: give {allowed}.")
-    if value not in CLASSIC_DAYS:
+    if value < 1:
         raise SimulatorError(
-            f"day={value} is outside the {CLASSIC} scenario, which has days {CLASSIC_DAYS[0]}-{CLASSIC_DAYS[-1]}."
+            f"day={value} is not valid: days start at 1 (day 0 is the baseline; use LoadBaselineOperator)."
         )
+    if value > MAX_DAY:
+        raise SimulatorError(f"day={value} is past the last simulated day, {MAX_DAY} (ten years after day 1).")
     return value
 
 
@@ -81,10 +85,12 @@ class Simulator:
         *,
         shop_schema: str = "jaffle_shop",
         crm_schema: str = "jaffle_crm",
+        scale: int | str = 1,
         enable_cdc: bool | str = False,
         log: logging.Logger | Any | None = None,
     ) -> None:
         self.platform = platform
+        self.scale = parse_scale(scale)
         self.schemas = {
             "shop": platform.fold(validate_schema_name(shop_schema, "shop_schema")),
             "crm": platform.fold(validate_schema_name(crm_schema, "crm_schema")),
@@ -112,10 +118,10 @@ class Simulator:
                 f"{entry.package_version} (ledger version {entry.ledger_version}); this is {__version__} "
                 f"(ledger version {LEDGER_VERSION}). Upgrade the package to operate on this database."
             )
-        if entry is not None and (entry.scenario, entry.scale) != (CLASSIC, SCALE):
+        if entry is not None and entry.scenario != CLASSIC:
             raise SimulatorError(
-                f"the database holds scenario {entry.scenario!r} at scale {entry.scale}; this package version "
-                f"serves {CLASSIC!r} at scale {SCALE}. Reset it, or use the version that wrote it."
+                f"the database holds scenario {entry.scenario!r}; this package version serves {CLASSIC!r}. "
+                "Reset it, or use the version that wrote it."
             )
         return Inspection(entry, tables, owned)
 
@@ -135,28 +141,83 @@ class Simulator:
         return [s.with_schemas(quoted["shop"], quoted["crm"]) for s in packaged.statements(self.platform.name, name)]
 
     def _ledger_statement(self, inspection: Inspection, operation: str, day: int) -> Statement:
-        state = packaged.manifest()["states"][str(day)]
         entry = LedgerEntry(
             seq=(inspection.entry.seq if inspection.entry else 0) + 1,
             operation=operation,
             day=day,
-            scale=SCALE,
+            scale=self.scale,
             scenario=CLASSIC,
             package_version=__version__,
             ledger_version=LEDGER_VERSION,
-            state_digest=state["state_digest"],
+            state_digest=state_digest(day, self.scale),
         )
         return self.ledger.record(entry, self.schemas["shop"], self.schemas["crm"])
 
-    def _run(self, title: str, statements: Sequence[Statement], loading: bool, transaction: bool = True) -> None:
+    def _state_work(self, day: int) -> list[Work]:
+        """The rows of state ``day``, into emptied tables: packaged SQL, or generated rows in bulk."""
+        if is_packaged(day, self.scale):
+            return [*self._packaged("baseline.sql")] if day == 0 else self._generated_state(day)
+        return self._generated_state(day)
+
+    def _generated_state(self, day: int) -> list[Work]:
+        state = Generator(day, self.scale)
+        rows = [Rows("load", t, self.ref(t), state.table(t.name)) for t in TABLES]
+        return [r for r in rows if len(r)]
+
+    def _delta_work(self, day: int) -> list[Work]:
+        if is_packaged(day, self.scale):
+            return [*self._packaged(day_file(day))]
+        out: list[Work] = []
+        for table, change in zip(TABLES, day_delta(day, self.scale).values(), strict=True):
+            out += [Rows("insert", table, self.ref(table), change.inserted)] if change.inserted_rows else []
+            if change.updated_rows:
+                out.append(Rows("update", table, self.ref(table), change.updated, change.soft_deleted))
+        return out
+
+    def _refuse_colliding_rows(self, day: int) -> None:
+        """Refuse a day whose new IDs are taken already (rows of your own), before anything changes.
+
+        A transactional engine would roll the day back on the duplicate key; Databricks' MERGE would
+        silently keep the other row. Either way the user is told which rows are in the way.
+        """
+        ranges = {t.name: (max_id(t.name, day - 1, self.scale) + 1, max_id(t.name, day, self.scale)) for t in TABLES}
+        checks = [(t, *ranges[t.name]) for t in TABLES if ranges[t.name][0] <= ranges[t.name][1]]
+        if not checks:
+            return
+        sql = " UNION ALL ".join(
+            f"SELECT '{t.name}', COUNT(*) FROM {self.ref(t)} WHERE {t.key} BETWEEN {lo} AND {hi}"
+            for t, lo, hi in checks
+        )
+        taken = {str(name): int(count) for name, count in self.platform.query(sql) if int(count)}
+        if taken:
+            found = "; ".join(
+                f"{self.qualified(t)} IDs {lo}-{hi}: {taken[t.name]} taken" for t, lo, hi in checks if t.name in taken
+            )
+            raise SimulatorError(
+                f"day {day} inserts rows whose IDs are already taken ({found}). Nothing was changed. Give rows of "
+                f"your own IDs from {CUSTOM_ID_FLOOR:,} up, which the simulator never generates, or reset."
+            )
+
+    def _run(self, title: str, work: Sequence[Work], loading: bool, transaction: bool = True) -> None:
         self.log.info("%s", title)
         started = time.perf_counter()
+        step_started: dict[tuple[str, str], float] = {}
 
         def on_step(step: Step) -> None:
-            self.log.info("%s", step_line(step, self.schemas, loading))
+            line = step_line(step, self.schemas, loading)
+            if step.done is not None and step.rows:
+                # A step of several statements: report its rate as it goes.
+                first = step_started.setdefault((step.action, step.target), started)
+                rate = step.done / max(time.perf_counter() - first, 1e-9)
+                line += f" ({rate / 1e6:.2f} M rows/s)" if rate >= 1e5 else f" ({rate:,.0f} rows/s)"
+                if step.finished:
+                    step_started.pop((step.action, step.target), None)
+            else:
+                step_started.clear()
+            self.log.info("%s", line)
 
         try:
-            self.platform.run(statements, on_step, transaction=transaction)
+            self.platform.run(work, on_step, transaction=transaction)
         except Exception:
             if not self.platform.transactional:
                 self.log.error(
@@ -178,18 +239,26 @@ class Simulator:
         for note in self.platform.cdc_notes(self.cdc_mode, self.schemas["shop"]):
             self.log.info("%s", note)
 
-    def _load(self, inspection: Inspection, operation: str, title: str, force: bool) -> None:
-        """Create what is missing, empty the simulator's tables if any exist, load the baseline."""
+    def _load(self, inspection: Inspection, operation: str, title: str, force: bool, day: int = 0) -> None:
+        """Create what is missing, empty the simulator's tables if any exist, load the state of ``day``."""
         self._refuse_foreign_tables(inspection, force)
-        statements = [
+        check_id_space(day, self.scale)
+        work: list[Work] = [
             *self._packaged("schema.sql"),
             *(self._packaged("truncate.sql") if inspection.tables else []),
-            *self._packaged("baseline.sql"),
-            self._ledger_statement(inspection, operation, 0),
+            *self._state_work(day),
+            self._ledger_statement(inspection, operation, day),
         ]
-        self._run(title, statements, loading=True)
-        # After the load, so that the baseline is the initial snapshot and every later change is captured.
+        self._run(title, work, loading=True)
+        # After the load, so that it is the initial snapshot and every later change is captured.
         self._enable_cdc()
+
+    def _refuse_other_scale(self, entry: LedgerEntry) -> None:
+        if entry.scale != self.scale:
+            raise SimulatorError(
+                f"the database holds scale {entry.scale} (day {entry.day}); this operation asked for scale "
+                f"{self.scale}. Nothing was changed. Give scale={entry.scale}, or reset with scale={self.scale}."
+            )
 
     # --- operations -----------------------------------------------------------------------------
     @_in_session
@@ -202,36 +271,50 @@ class Simulator:
                 "Use ResetOperator to return to the baseline.",
                 inspection.entry.day,
             )
+            self._refuse_other_scale(inspection.entry)
             self._enable_cdc()
             return self.status(changed=False)
-        self._load(inspection, "load_baseline", "Loading baseline schema and data...", force)
+        title = "Loading baseline schema and data" + (f" at scale {self.scale}..." if self.scale > 1 else "...")
+        self._load(inspection, "load_baseline", title, force)
         return self.status(changed=True)
 
     @_in_session
-    def apply_delta(self, day: object) -> dict[str, Any]:
-        """Apply ``day`` (an int, an integer string, or ``"next"``: the day after the ledger's)."""
+    def apply_delta(self, day: object, *, fast_forward: bool = False) -> dict[str, Any]:
+        """Apply ``day`` (an int, an integer string, or ``"next"``: the day after the ledger's).
+
+        With ``fast_forward`` a database behind the day before (or not loaded at all) is rebuilt at
+        ``day`` directly, without replaying the days between: the same rows as replaying them.
+        """
         number = None if day == NEXT_DAY else parse_day(day)
         inspection = self.inspect()
-        if inspection.entry is None:
+        entry = inspection.entry
+        if entry is None and not fast_forward:
             raise SimulatorError(
                 f"cannot apply day {day}: no baseline in {self.schemas['shop']} / {self.schemas['crm']}. "
-                "Run LoadBaselineOperator first."
+                "Run LoadBaselineOperator first, or pass fast_forward=True to build the day directly."
             )
-        current = inspection.entry.day
+        current = entry.day if entry else -1
         if number is None:
             number = parse_day(current + 1)
+        check_id_space(number, self.scale)
+        if entry is not None:
+            self._refuse_other_scale(entry)
         if number <= current:
             self.log.info("Day %s is already applied (the database is at day %s): nothing to do.", number, current)
             return self.status(changed=False)
         if number > current + 1:
-            raise SimulatorError(
-                f"cannot apply day {number}: the database is at day {current}. "
-                f"Apply day {current + 1} first (days are applied in order)."
-            )
-        statements = [*self._packaged(day_file(number)), self._ledger_statement(inspection, "apply_delta", number)]
+            if not fast_forward:
+                raise SimulatorError(
+                    f"cannot apply day {number}: the database is at day {current}. Apply day {current + 1} first "
+                    "(days are applied in order), or pass fast_forward=True to build the day directly."
+                )
+            self._load(inspection, "fast_forward", f"Fast-forwarding to day {number:02d}...", False, day=number)
+            return self.status(changed=True)
+        self._refuse_colliding_rows(number)
+        work: list[Work] = [*self._delta_work(number), self._ledger_statement(inspection, "apply_delta", number)]
         # Before the day, so that its changes are captured.
         self._enable_cdc()
-        self._run(f"Applying day {number:02d} delta changes...", statements, loading=False)
+        self._run(f"Applying day {number:02d} delta changes...", work, loading=False)
         return self.status(changed=True)
 
     @_in_session
@@ -269,7 +352,7 @@ class Simulator:
         """Compare every table with the manifest of the ledger's day; raise naming each difference."""
         if inspection.entry is None:
             raise VerificationError("nothing to verify: the simulator has not loaded this database yet.")
-        expected = packaged.manifest()["states"][str(inspection.entry.day)]["tables"]
+        expected = expected_tables(inspection.entry.day, inspection.entry.scale)
         problems = []
         for table in TABLES:
             want = expected[table.name]

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from airflow_source_simulator.schema import Table
+
 SHOP_PLACEHOLDER = "{{ shop_schema }}"
 CRM_PLACEHOLDER = "{{ crm_schema }}"
 PLACEHOLDERS = {"shop": SHOP_PLACEHOLDER, "crm": CRM_PLACEHOLDER}
@@ -78,3 +82,24 @@ def parse_file(text: str) -> list[Statement]:
             body.append(line)
     flush()
     return statements
+
+
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """Generated rows for one table, loaded in bulk where the platform can (Arrow, COPY) and as
+    batched statements elsewhere.
+
+    ``action`` is ``load`` (the rows of a state, into emptied tables), ``insert`` or ``update``.
+    """
+
+    action: str
+    table: Table
+    ref: str  # the quoted schema-qualified table
+    columns: dict[str, np.ndarray]
+    soft_deleted: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.columns[self.table.key])
+
+
+Work = Statement | Rows

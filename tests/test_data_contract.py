@@ -238,3 +238,42 @@ def test_orders_placed_after_the_baseline_get_paid(states: dict[int, Path]) -> N
             "SELECT count(*) FROM jaffle_shop.payments JOIN jaffle_shop.orders USING (order_id) WHERE order_id > 500"
         ).fetchall()[0][0]
     assert paid_new > 0
+
+
+# Days past the classic ones, at a scale: the same rules hold (prices change weekly there, so the
+# pricing rule is checked against the last change instead).
+LATER_STATES = [(2, 8), (2, 95), (1, 200)]
+
+
+@pytest.mark.parametrize(("scale", "day"), LATER_STATES)
+def test_every_invariant_holds_on_later_days_at_scale(tmp_path: Path, scale: int, day: int) -> None:
+    import datetime as dt
+
+    from airflow_source_simulator.data.scenario import price_change_days
+
+    path = tmp_path / "later.duckdb"
+    Simulator(DuckDBPlatform.for_database(str(path)), scale=scale).apply_delta(day, fast_forward=True)
+    end = (dt.date(2024, 4, 1) + dt.timedelta(days=day)).isoformat()
+    last_reprice = (dt.date(2024, 4, 1) + dt.timedelta(days=price_change_days(day)[-1] - 1)).isoformat()
+    rules = dict(INVARIANTS)
+    rules["item priced differently from its product at the time"] = rules[
+        "item priced differently from its product at the time"
+    ].replace("TIMESTAMP '2024-04-02'", f"TIMESTAMP '{last_reprice}'")
+    with duckdb.connect(str(path), read_only=True) as con:
+        found = {name: con.execute(sql.format(end=end)).fetchall()[0][0] for name, sql in rules.items()}
+        found |= _audit_violations(con, end)
+    assert {name: n for name, n in found.items() if n} == {}
+
+
+@pytest.mark.parametrize("day", [4, 9, 77, 91, 92])
+def test_every_generated_change_carries_its_days_timestamps(day: int) -> None:
+    """Inserted rows are created on their day and updated rows stamped with it (wave launches and
+    weekly repricing included): a watermark on updated_at sees every change of every day."""
+    from airflow_source_simulator.data.calendar import day_start
+    from airflow_source_simulator.data.delta import day_delta
+
+    start, end = day_start(day), day_start(day + 1)
+    for name, change in day_delta(day).items():
+        for ts in (change.inserted["created_at"], change.updated["updated_at"]):
+            assert ((ts >= start) & (ts < end)).all(), f"{name} on day {day}"
+    assert day_delta(day)["customers"].inserted_rows > 0

@@ -45,7 +45,7 @@ def test_day_and_names_are_templated() -> None:
     assert {"day", "conn_id", "shop_schema", "crm_schema"} <= set(op.template_fields)
 
 
-@pytest.mark.parametrize("day", [0, 4, "x", 1.5])
+@pytest.mark.parametrize("day", [0, -4, "x", 1.5])
 def test_a_bad_literal_day_fails_when_the_dag_is_parsed(day: object) -> None:
     with pytest.raises(SimulatorError, match="day="):
         ApplyDeltaOperator(task_id="t", day=day)  # type: ignore[arg-type]

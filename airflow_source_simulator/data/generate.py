@@ -26,20 +26,22 @@ from airflow_source_simulator.data.calendar import (
     NULL_TS,
     _epoch,
     count_before,
+    day_of,
     day_start,
     spread,
     state_end,
 )
-from airflow_source_simulator.data.hashing import I64, below, hash_keys, permute, unit
+from airflow_source_simulator.data.hashing import I64, U64, below, hash_keys, permute, unit
 from airflow_source_simulator.data.scenario import (
+    CAMPAIGN_WAVE_DAYS,
     CAMPAIGNS,
     HIST_SHIPPED,
-    ORDER_WINDOWS,
-    PRICE_CHANGE_DAYS,
     PRODUCTS,
-    Lifecycle,
+    campaign_waves,
     cohort_volumes,
-    ship_day,
+    order_windows,
+    paid_lifecycles,
+    price_change_days,
 )
 
 Columns = dict[str, np.ndarray]
@@ -56,11 +58,21 @@ CAMPAIGN_END = _epoch(2024, 6, 30) // DAY
 CHURN_EVERY = 20
 CHURN_AT = 13
 CUSTOMER_UPDATE_RATE = 0.05
+EVENTS = {"complete_hist": 0, "ship_hist": 1, "cancel_hist": 2, "ship": 3, "cancel": 4}
+STATUSES = ("pending", "shipped", "completed", "cancelled")
 ITEMS_BLOCK = 8
 
 
 def _pick(options: tuple[str, ...], index: I64) -> npt.NDArray[np.str_]:
     return np.asarray(options)[index]
+
+
+def _concat(*parts: npt.NDArray[np.str_] | str) -> npt.NDArray[np.str_]:
+    """Element-wise concatenation of string arrays and constants, in C (no per-row Python)."""
+    out = np.asarray(parts[0])
+    for part in parts[1:]:
+        out = np.strings.add(out, part)
+    return out
 
 
 def _latest(*timestamps: I64) -> I64:
@@ -176,18 +188,14 @@ class Generator:
         first = _pick(vocab.FIRST_NAMES, first_idx)
         last = _pick(vocab.LAST_NAMES, np.where(married, new_last, last_idx))
         domain = _pick(vocab.EMAIL_DOMAINS, version % len(vocab.EMAIL_DOMAINS))
-        email = np.array(
-            [
-                f"{f.lower()}.{n.lower()}{i}@{dom}"
-                for f, n, i, dom in zip(first, last, ids.tolist(), domain, strict=False)
-            ],
-            dtype=object,
-        )
+        first_lower = _pick(tuple(n.lower() for n in vocab.FIRST_NAMES), first_idx)
+        last_lower = _pick(tuple(n.lower() for n in vocab.LAST_NAMES), np.where(married, new_last, last_idx))
+        email = _concat(first_lower, ".", last_lower, ids.astype(str), "@", domain)
         return {
             "customer_id": ids,
             "first_name": first,
             "last_name": last,
-            "email": email.astype(str),
+            "email": email,
             "created_at": created,
             "updated_at": _latest(created, changed, deleted),
             "deleted_at": deleted,
@@ -206,7 +214,7 @@ class Generator:
         hi = np.array([vocab.PRICE_DOLLARS[c][1] for c in vocab.CATEGORIES])[cat]
         dollars = lo + below(hash_keys(ids, "products.price"), hi - lo + 1)
         changed = np.full_like(ids, NULL_TS)
-        for d in (d for d in PRICE_CHANGE_DAYS if d <= day):
+        for d in price_change_days(day):
             moves = unit(hash_keys(ids, "products.reprice", d)) < 0.3
             percent = 5 + below(hash_keys(ids, "products.reprice_pct", d), 16)
             up = below(hash_keys(ids, "products.reprice_dir", d), 2) == 1
@@ -246,56 +254,36 @@ class Generator:
     # --- orders and their lifecycles ---------------------------------------------------------
     @cached_property
     def _orders(self) -> dict[str, np.ndarray]:
-        """Every order with its creation time, customer and lifecycle (event code, ship day)."""
+        """Every order with its creation time, customer and lifecycle (event code, ship day).
+
+        ``by_rank`` lists order positions window by window in rank order, so the orders of one
+        lifecycle are a contiguous slice of it (see ``_lifecycle_slices``).
+        """
         columns: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("order_id", "cohort", "created", "lifecycle", "rank", "window", "event", "day")
+            k: [] for k in ("order_id", "cohort", "created", "lifecycle", "rank", "event", "day", "by_rank")
         }
+        offset = 0
         for c in cohorts("orders", self.day, self.scale):
             columns["order_id"].append(c.ids)
             columns["cohort"].append(np.full(c.size, c.index))
             columns["created"].append(_created("orders", c, ORDERS_SINCE, 8, 12))
-            for w_no, window in enumerate(ORDER_WINDOWS[c.index]):
+            for w_no, window in enumerate(order_windows(c.index)):
                 size = window.size * self.scale
                 rank = permute(np.arange(size), size, f"orders.window.{c.index}.{w_no}")
                 bounds = np.cumsum([lc.count * self.scale for lc in window.lifecycles])
                 lifecycle = np.searchsorted(bounds, rank, side="right")
                 relative = np.array([lc.day for lc in window.lifecycles])[lifecycle]
+                by_rank = np.empty(size, dtype=np.int64)
+                by_rank[rank] = np.arange(offset, offset + size)
                 columns["lifecycle"].append(lifecycle)
                 columns["rank"].append(rank)
-                columns["window"].append(np.full(size, w_no))
-                columns["event"].append(np.array([lc.event for lc in window.lifecycles])[lifecycle])
+                columns["by_rank"].append(by_rank)
+                columns["event"].append(np.array([EVENTS[lc.event] for lc in window.lifecycles])[lifecycle])
                 columns["day"].append(relative if c.index == 0 else c.index + relative)
+                offset += size
         out = {k: np.concatenate(v) for k, v in columns.items()}
         out["customer_id"] = self.pick_customer(hash_keys(out["order_id"], "orders.customer"), out["created"])
         return out
-
-    def _lifecycle(self, cohort: int, window: int, lifecycle: int) -> Lifecycle:
-        return ORDER_WINDOWS[cohort][window].lifecycles[lifecycle]
-
-    def _shipping_groups(self, day: int) -> list[tuple[int, int, int, int]]:
-        """(cohort, window, lifecycle, first rank) of the orders paid on ``day``, in payment-ID order.
-
-        Day 1 first backfills the orders shipped in the history (the payments system goes live on
-        day 1, which is why the baseline has no payments), then pays that day's shipments.
-        """
-        groups = []
-        wanted = (0,) if day == 1 else ()
-        for target in (*wanted, day):
-            for cohort in range(min(day, self.day + 1)):
-                for w_no, window in enumerate(ORDER_WINDOWS[cohort]):
-                    first = 0
-                    for lc_no, lc in enumerate(window.lifecycles):
-                        if ship_day(cohort, lc) == target:
-                            groups.append((cohort, w_no, lc_no, first))
-                        first += lc.count * self.scale
-        return groups
-
-    def _payments_before(self, day: int) -> int:
-        total = 0
-        for d in range(1, day):
-            for cohort, w_no, lc_no, _first in self._shipping_groups(d):
-                total += self._lifecycle(cohort, w_no, lc_no).count * self.scale
-        return total
 
     @cached_property
     def _order_events(self) -> dict[str, np.ndarray]:
@@ -321,42 +309,37 @@ class Generator:
         )
         hist_cancel = created + 2 * HOUR + below(hash_keys(ids, "orders.cancel_hist"), np.minimum(10 * DAY, room // 2))
 
-        is_hist_shipped = np.isin(event_of, HIST_SHIPPED)
+        is_hist_shipped = np.isin(event_of, [EVENTS[e] for e in HIST_SHIPPED])
         ship = np.where(is_hist_shipped, hist_ship, ship)
-        complete = np.where(event_of == "complete_hist", hist_done, complete)
-        cancel = np.where(event_of == "cancel_hist", hist_cancel, cancel)
+        complete = np.where(event_of == EVENTS["complete_hist"], hist_done, complete)
+        cancel = np.where(event_of == EVENTS["cancel_hist"], hist_cancel, cancel)
 
         # Day cancellations (unpaid orders given up).
         day_cancel = day_start(absolute) + 7 * HOUR + below(hash_keys(ids, "orders.cancel_time"), 15 * HOUR)
-        cancel = np.where(event_of == "cancel", day_cancel, cancel)
+        cancel = np.where(event_of == EVENTS["cancel"], day_cancel, cancel)
 
         # Payments: one per shipped order, numbered in the order they are taken.
+        paid = paid_lifecycles(self.day, self.scale)
+        members = [o["by_rank"][p.offset : p.offset + p.count] for p in paid]
+        if members:
+            positions = np.concatenate(members)
+            payment_id[positions] = np.arange(1, positions.size + 1, dtype=np.int64)
         for day in range(1, self.day + 1):
-            next_id = self._payments_before(day) + 1
-            groups = self._shipping_groups(day)
-            backfill = [g for g in groups if ship_day(g[0], self._lifecycle(*g[:3])) == 0]
-            regular = [g for g in groups if g not in backfill]
-            for batch, (hour, hours) in ((backfill, (1, 1)), (regular, (9, 9))):
-                batch_ids = []
-                for cohort, w_no, lc_no, _first in batch:
-                    mask = (o["cohort"] == cohort) & (o["window"] == w_no) & (o["lifecycle"] == lc_no)
-                    members = np.flatnonzero(mask)
-                    members = members[np.argsort(o["rank"][members], kind="stable")]
-                    batch_ids.append(members)
-                if not batch_ids:
+            for backfill, (hour, hours) in ((True, (1, 1)), (False, (9, 9))):
+                batch = [m for p, m in zip(paid, members, strict=True) if p.pay_day == day and p.backfill == backfill]
+                if not batch:
                     continue
-                members = np.concatenate(batch_ids)
-                numbers = np.arange(next_id, next_id + members.size, dtype=np.int64)
-                times = spread(
-                    members.size, day_start(day) + hour * HOUR, hours * HOUR, hash_keys(numbers, "payments.created")
+                positions = np.concatenate(batch)
+                paid_at[positions] = spread(
+                    positions.size,
+                    day_start(day) + hour * HOUR,
+                    hours * HOUR,
+                    hash_keys(payment_id[positions], "payments.created"),
                 )
-                payment_id[members] = numbers
-                paid_at[members] = times
-                next_id += members.size
-        day_shipped = (event_of == "ship") & (payment_id > 0)
+        day_shipped = (event_of == EVENTS["ship"]) & (payment_id > 0)
         ship = np.where(day_shipped, paid_at, ship)
         # Orders shipping after this state: only the fact matters, the time lies past its end.
-        ship = np.where((event_of == "ship") & (payment_id < 0), day_start(absolute) + 9 * HOUR, ship)
+        ship = np.where((event_of == EVENTS["ship"]) & (payment_id < 0), day_start(absolute) + 9 * HOUR, ship)
 
         # Shipped orders complete 1-3 days later; a few are returned (cancelled after shipping).
         shipped_day = np.where(is_hist_shipped, 0, absolute)
@@ -364,12 +347,12 @@ class Generator:
         after_day = shipped_day + 1 + below(h_after, 3)
         after_at = day_start(after_day) + 10 * HOUR + below(hash_keys(ids, "orders.after_time"), 10 * HOUR)
         returned = unit(hash_keys(ids, "orders.returned")) < 0.06
-        follows = (event_of == "ship_hist") | (event_of == "ship")
+        follows = (event_of == EVENTS["ship_hist"]) | (event_of == EVENTS["ship"])
         complete = np.where(follows & ~returned, after_at, complete)
         cancel = np.where(follows & returned, after_at, cancel)
 
         # Orders cancelled unpaid are archived (soft-deleted) two days later.
-        unpaid_cancel = (event_of == "cancel_hist") | (event_of == "cancel")
+        unpaid_cancel = (event_of == EVENTS["cancel_hist"]) | (event_of == EVENTS["cancel"])
         purge = np.where(unpaid_cancel, cancel + 2 * DAY + below(hash_keys(ids, "orders.purge"), 6 * HOUR), NULL_TS)
         return {
             "ship": ship,
@@ -386,15 +369,16 @@ class Generator:
         o, e = self._orders, self._order_events
         ship, complete, cancel = (_happened(e[k], self.end) for k in ("ship", "complete", "cancel"))
         deleted = _happened(e["purge"], self.end)
-        status = np.full(o["order_id"].size, "pending", dtype=object)
-        status[ship != NULL_TS] = "shipped"
-        status[complete != NULL_TS] = "completed"
-        status[cancel != NULL_TS] = "cancelled"
+        code = np.zeros(o["order_id"].size, dtype=np.int64)
+        code[ship != NULL_TS] = 1
+        code[complete != NULL_TS] = 2
+        code[cancel != NULL_TS] = 3
+        status = _pick(STATUSES, code)
         return {
             "order_id": o["order_id"],
             "customer_id": o["customer_id"],
             "order_date": o["created"] // DAY,
-            "status": status.astype(str),
+            "status": status,
             "created_at": o["created"],
             "updated_at": _latest(o["created"], ship, complete, cancel, deleted),
             "deleted_at": deleted,
@@ -466,18 +450,29 @@ class Generator:
     # --- CRM ------------------------------------------------------------------------------------
     @cached_property
     def campaigns(self) -> Columns:
-        ids = np.arange(1, CAMPAIGNS * self.scale + 1, dtype=np.int64)
+        per_wave = CAMPAIGNS * self.scale
+        ids = np.arange(1, per_wave * campaign_waves(self.day) + 1, dtype=np.int64)
+        wave = (ids - 1) // per_wave
+        first_wave = wave == 0
         themes = len(vocab.CAMPAIGN_THEMES)
-        wave = (ids - 1) // themes
+        theme_round = (ids - 1) // themes
         base = _pick(vocab.CAMPAIGN_THEMES, (ids - 1) % themes)
-        name = np.array([b if w == 0 else f"{b} #{w + 1}" for b, w in zip(base, wave.tolist(), strict=False)])
-        start = CAMPAIGN_START + below(hash_keys(ids, "campaigns.start"), 60)
-        end = CAMPAIGN_END + below(hash_keys(ids, "campaigns.end"), 184)
-        created = (
-            (start - 7 - below(hash_keys(ids, "campaigns.lead"), 21)) * DAY
-            + 9 * HOUR
-            + below(hash_keys(ids, "campaigns.created"), 8 * HOUR)
+        name = _concat(base, np.where(theme_round == 0, "", _concat(" #", (theme_round + 1).astype(str))))
+        # The first wave runs through the spring; each later wave is set up two weeks before its
+        # launch day and runs 6-9 months.
+        launch = wave * CAMPAIGN_WAVE_DAYS
+        start = np.where(
+            first_wave, CAMPAIGN_START + below(hash_keys(ids, "campaigns.start"), 60), day_start(launch) // DAY
         )
+        end = np.where(
+            first_wave,
+            CAMPAIGN_END + below(hash_keys(ids, "campaigns.end"), 184),
+            start + 180 + below(hash_keys(ids, "campaigns.end"), 90),
+        )
+        lead = np.where(
+            first_wave, (start - 7 - below(hash_keys(ids, "campaigns.lead"), 21)) * DAY, day_start(launch - 14)
+        )
+        created = lead + 9 * HOUR + below(hash_keys(ids, "campaigns.created"), 8 * HOUR)
         return {
             "campaign_id": ids,
             "campaign_name": name,
@@ -496,6 +491,12 @@ class Generator:
             created.append(_created(table, c, CRM_SINCE, from_hour, hours))
         return np.concatenate(ids), np.concatenate(created)
 
+    def _running_campaign(self, h: U64, sent: I64) -> I64:
+        """A campaign of the latest wave launched before ``sent``: one that is running then."""
+        per_wave = CAMPAIGNS * self.scale
+        wave = np.maximum(day_of(sent) - 1, 0) // CAMPAIGN_WAVE_DAYS
+        return 1 + wave * per_wave + below(h, per_wave)
+
     @cached_property
     def email_activity(self) -> Columns:
         ids, sent = self._crm_cohorts("email_activity", 7, 14)
@@ -511,7 +512,7 @@ class Generator:
         return {
             "activity_id": ids,
             "customer_id": self.pick_customer(hash_keys(ids, "email_activity.customer"), sent),
-            "campaign_id": 1 + below(hash_keys(ids, "email_activity.campaign"), CAMPAIGNS * self.scale),
+            "campaign_id": self._running_campaign(hash_keys(ids, "email_activity.campaign"), sent),
             "sent_date": sent,
             "opened": opened_at != NULL_TS,
             "clicked": clicked_at != NULL_TS,

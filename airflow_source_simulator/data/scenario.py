@@ -1,15 +1,24 @@
-"""Volumes and quotas of the classic scenario: the documented counts, as data.
+"""Volumes and quotas of the scenario: the documented counts of days 1-3, as data, and the rule for
+every later day.
 
-Every volume is multiplied by ``scale``; at scale 1 the counts are exactly the operations guide's.
+Every volume is multiplied by ``scale``; at scale 1 days 0-3 are exactly the operations guide's. Days
+past 3 continue in the same spirit (20-30 new customers, 50-70 orders a day, ...), each day's volumes a
+pure function of the day number.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from airflow_source_simulator.data.hashing import below, hash_keys
 
 CLASSIC = "classic"
 SCENARIOS = (CLASSIC,)
 CLASSIC_DAYS = (1, 2, 3)
+MAX_DAY = 3650  # ten simulated years
 
 
 @dataclass(frozen=True)
@@ -34,9 +43,34 @@ CAMPAIGNS = 5
 PRICE_CHANGE_DAYS = (2,)
 
 
+# Products are repriced on day 2, and weekly after the classic days (days 9, 16, 23, ...).
+REPRICE_EVERY = 7
+
+
+def _day_draw(day: int, name: str, n: int) -> int:
+    return int(below(hash_keys(np.array([day]), name), n)[0])
+
+
+@cache
 def cohort_volumes(cohort: int) -> Volumes:
-    """Volumes of cohort 0 (the baseline) or of day ``cohort``."""
-    return BASELINE_VOLUMES if cohort == 0 else DAY_VOLUMES[cohort]
+    """Volumes of cohort 0 (the baseline) or of day ``cohort`` (any day >= 1)."""
+    if cohort == 0:
+        return BASELINE_VOLUMES
+    if cohort in DAY_VOLUMES:
+        return DAY_VOLUMES[cohort]
+    orders = 50 + _day_draw(cohort, "volumes.orders", 21)
+    return Volumes(
+        customers=20 + _day_draw(cohort, "volumes.customers", 11),
+        orders=orders,
+        order_items=orders + orders // 2 + _day_draw(cohort, "volumes.order_items", orders // 2),
+        email_activity=50,
+        web_sessions=50,
+    )
+
+
+def price_change_days(day: int) -> list[int]:
+    """The days up to ``day`` on which products are repriced."""
+    return [d for d in range(1, day + 1) if d in PRICE_CHANGE_DAYS or (d > 3 and d % REPRICE_EVERY == 2)]
 
 
 # --- Order lifecycles -------------------------------------------------------------------------------
@@ -133,6 +167,30 @@ ORDER_WINDOWS: dict[int, tuple[Window, ...]] = {
     ),
 }
 
+# Orders of a day past the classic ones: the share (in percent) of each lifecycle, relative days.
+LATER_DAY_SHARES = (
+    ("ship", 1, 40),
+    ("ship", 2, 22),
+    ("ship", 3, 12),
+    ("ship", 4, 8),
+    ("cancel", 1, 5),
+    ("cancel", 2, 5),
+    ("ship", 5, 4),
+    ("ship", 6, 4),
+)
+
+
+@cache
+def order_windows(cohort: int) -> tuple[Window, ...]:
+    """The lifecycle windows of a cohort's orders: the classic ones, or shares of a later day's orders."""
+    if cohort in ORDER_WINDOWS:
+        return ORDER_WINDOWS[cohort]
+    orders = cohort_volumes(cohort).orders
+    counts = [orders * share // 100 for _, _, share in LATER_DAY_SHARES]
+    counts[0] += orders - sum(counts)
+    return (_w(*((event, day, n) for (event, day, _), n in zip(LATER_DAY_SHARES, counts, strict=True))),)
+
+
 HIST_SHIPPED = ("complete_hist", "ship_hist")
 
 
@@ -146,11 +204,73 @@ def ship_day(cohort: int, lifecycle: Lifecycle) -> int | None:
 
 
 def _check_windows() -> None:
-    for cohort, windows in ORDER_WINDOWS.items():
-        total = sum(w.size for w in windows)
+    for cohort in range(8):
+        total = sum(w.size for w in order_windows(cohort))
         expected = cohort_volumes(cohort).orders
         if total != expected:  # pragma: no cover - a data-entry guard, checked at import
             raise AssertionError(f"order windows of cohort {cohort} hold {total} orders, not {expected}")
 
 
 _check_windows()
+
+
+@dataclass(frozen=True)
+class PaidLifecycle:
+    """The orders of one lifecycle that get paid: on ``pay_day``, at ``offset`` in rank order."""
+
+    pay_day: int
+    backfill: bool
+    offset: int  # position of the lifecycle's first order, counting orders window by window in rank order
+    count: int
+
+
+def paid_lifecycles(through_day: int, scale: int) -> list[PaidLifecycle]:
+    """Every lifecycle paid by the end of ``through_day``, in payment-ID order.
+
+    Day 1 first backfills the orders shipped in the history (the payments system goes live on day 1,
+    which is why the baseline has no payments), then pays that day's shipments; each later day pays
+    its shipments. Within a day, lifecycles go by cohort, window and lifecycle.
+    """
+    keyed: list[tuple[tuple[int, bool, int], PaidLifecycle]] = []
+    offset = 0
+    for cohort in range(through_day + 1):
+        for window in order_windows(cohort):
+            first = offset
+            for lc in window.lifecycles:
+                count = lc.count * scale
+                shipped = ship_day(cohort, lc)
+                if shipped is not None and max(shipped, 1) <= through_day:
+                    item = PaidLifecycle(max(shipped, 1), shipped == 0, first, count)
+                    keyed.append(((item.pay_day, not item.backfill, len(keyed)), item))
+                first += count
+            offset += window.size * scale
+    return [item for _, item in sorted(keyed, key=lambda pair: pair[0])]
+
+
+# IDs the simulator generates stay below this at every (scale, day) it accepts: rows of your own
+# with IDs from here up never collide with generated ones.
+CUSTOM_ID_FLOOR = 1_000_000_000
+FIXED_TABLES = {"products": PRODUCTS}
+# Marketing launches a new wave of campaigns every quarter after day 1, so that every email of a long
+# simulation belongs to a campaign running when it is sent.
+CAMPAIGN_WAVE_DAYS = 91
+
+
+CAMPAIGN_LEAD_DAYS = 14  # a wave is set up two weeks before it launches
+
+
+def campaign_waves(day: int) -> int:
+    """How many waves of campaigns exist at the end of ``day`` (the first is in the baseline); wave
+    ``w`` launches on day ``w * CAMPAIGN_WAVE_DAYS``."""
+    return 1 + (max(day, 0) + CAMPAIGN_LEAD_DAYS) // CAMPAIGN_WAVE_DAYS
+
+
+def max_id(table: str, day: int, scale: int) -> int:
+    """The highest ID ``table`` holds at the end of ``day`` (0 when empty): IDs are 1..max_id."""
+    if table in FIXED_TABLES:
+        return FIXED_TABLES[table] * scale
+    if table == "payments":
+        return sum(p.count for p in paid_lifecycles(day, scale))
+    if table == "campaigns":
+        return CAMPAIGNS * scale * campaign_waves(day)
+    return sum(getattr(cohort_volumes(c), table) for c in range(day + 1)) * scale

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_source_simulator.data.canonical import NULL, SEPARATOR
+from airflow_source_simulator.data.canonical import NULL, SEPARATOR, canonical_rows
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import Column, Table
-from airflow_source_simulator.statements import Statement, Step
+from airflow_source_simulator.statements import Rows, Statement, Step, Work
 
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
     from airflow.sdk import Connection
-
-
-def batches(lines: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(lines), size):
-        yield lines[start : start + size]
 
 
 class HeldConnection:
@@ -192,10 +187,15 @@ class Platform(ABC):
             del self.hook.get_conn
             conn.close()
 
-    def run(
-        self, statements: Sequence[Statement], on_step: Callable[[Step], None], *, transaction: bool = True
-    ) -> None:
-        """Run ``statements`` (in one transaction if asked and possible), calling ``on_step`` after each."""
+    def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
+        """Run ``work`` (in one transaction if asked and possible), calling ``on_step`` after each statement.
+
+        Generated rows go in bulk where the platform has a bulk path, and as batched statements elsewhere.
+        """
+        if self.bulk and any(isinstance(w, Rows) for w in work):
+            self.run_bulk(work, on_step, transaction=transaction)
+            return
+        statements = [s for w in work for s in (self.row_statements(w) if isinstance(w, Rows) else [w])]
         sql = [s.sql + self.statement_terminator for s in statements]
         steps: list[Step | None] = [s.step for s in statements]
         if transaction and self.begin_sql:
@@ -212,6 +212,49 @@ class Platform(ABC):
                 on_step(step)
 
         self.hook.run(sql, autocommit=not transaction, handler=completed)
+
+    bulk: ClassVar[bool] = False
+    bulk_chunk_rows: ClassVar[int] = 500_000  # rows per bulk statement: the grain of progress lines
+
+    def run_bulk(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool) -> None:
+        """Run statements and bulk row loads on the held connection, through the driver's own bulk API."""
+        with self.bulk_cursor(transaction) as cursor:
+            for item in work:
+                if isinstance(item, Statement):
+                    cursor.execute(item.sql)
+                    on_step(item.step)
+                    continue
+                for columns, step in self.chunks(item, self.bulk_chunk_rows):
+                    self.bulk_rows(cursor, item, columns)
+                    on_step(step)
+
+    def bulk_cursor(self, transaction: bool) -> AbstractContextManager[Any]:
+        """A cursor on the held connection, in a transaction committed on leaving if asked."""
+        raise NotImplementedError
+
+    def bulk_rows(self, cursor: Any, rows: Rows, columns: dict[str, Any]) -> None:
+        """Load one chunk of ``rows`` through the driver's bulk API."""
+        raise NotImplementedError
+
+    @staticmethod
+    def chunks(rows: Rows, size: int) -> Iterator[tuple[dict[str, Any], Step]]:
+        """The rows in pieces of at most ``size``, each with the step that reports it done."""
+        total = len(rows)
+        action = "update" if rows.action == "update" else "insert"
+        for start in range(0, total, size):
+            stop = min(start + size, total)
+            done = stop if total > size else None
+            step = Step(action, rows.table.name, total, rows.soft_deleted, done)
+            yield {name: values[start:stop] for name, values in rows.columns.items()}, step
+
+    @classmethod
+    def row_statements(cls, rows: Rows) -> list[Statement]:
+        """Rows as statements of at most ``max_rows_per_statement`` rows each."""
+        render = {"load": cls.load_rows, "insert": cls.insert_rows, "update": cls.update_rows}[rows.action]
+        return [
+            Statement(render(rows.ref, rows.table, canonical_rows(rows.table, columns)), step)
+            for columns, step in cls.chunks(rows, cls.max_rows_per_statement)
+        ]
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.hook.get_records(sql)]

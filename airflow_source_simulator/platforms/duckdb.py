@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_source_simulator.data.arrow import to_arrow
 from airflow_source_simulator.data.canonical import NULL, SEPARATOR
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.schema import Column, Table
+from airflow_source_simulator.statements import Rows
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -87,3 +90,31 @@ class DuckDBPlatform(Platform):
             f"UPDATE {table_ref} AS t SET {assignments}\nFROM {cls._rows_source(table, lines, 'v')}\n"
             f"WHERE t.{table.key} = v.{table.key}"
         )
+
+    # --- bulk: generated rows scanned from Arrow in place ------------------------------------
+    bulk = True
+    _VIEW = "source_simulator_rows"
+
+    @contextmanager
+    def bulk_cursor(self, transaction: bool) -> Iterator[Any]:
+        cursor = self.hook.get_conn().cursor()
+        try:
+            if transaction:
+                cursor.execute(self.begin_sql)
+            yield cursor
+            if transaction:
+                cursor.execute(self.commit_sql)
+        finally:
+            cursor.close()
+
+    def bulk_rows(self, cursor: Any, rows: Rows, columns: dict[str, Any]) -> None:
+        cursor.register(self._VIEW, to_arrow(rows.table, columns))
+        cursor.execute(self._bulk_sql(rows))
+        cursor.unregister(self._VIEW)
+
+    def _bulk_sql(self, rows: Rows) -> str:
+        key, names = rows.table.key, ", ".join(rows.table.column_names)
+        if rows.action == "update":
+            assignments = ", ".join(f"{c.name} = v.{c.name}" for c in self.updatable(rows.table))
+            return f"UPDATE {rows.ref} AS t SET {assignments} FROM {self._VIEW} AS v WHERE t.{key} = v.{key}"
+        return f"INSERT INTO {rows.ref} ({names}) SELECT {names} FROM {self._VIEW}"

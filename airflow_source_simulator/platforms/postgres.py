@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
+from airflow_source_simulator.data.arrow import to_arrow, to_csv
 from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.schema import Table
-from airflow_source_simulator.statements import Statement, Step
+from airflow_source_simulator.statements import Rows, Statement, Step
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -80,3 +82,33 @@ class PostgresPlatform(Platform):
                 "can create its replication slot."
             )
         return notes
+
+    # --- bulk: generated rows through COPY, as CSV written by Arrow ---------------------------
+    bulk = True
+
+    @contextmanager
+    def bulk_cursor(self, transaction: bool) -> Iterator[Any]:
+        conn = self.hook.get_conn()
+        conn.autocommit = not transaction
+        with conn.cursor() as cursor:
+            yield cursor
+        if transaction:
+            conn.commit()
+
+    def bulk_rows(self, cursor: Any, rows: Rows, columns: dict[str, Any]) -> None:
+        self._copy(cursor, rows, to_csv(to_arrow(rows.table, columns)))
+
+    def _copy(self, cursor: Any, rows: Rows, csv: bytes) -> None:
+        names = ", ".join(rows.table.column_names)
+        if rows.action != "update":
+            with cursor.copy(f"COPY {rows.ref} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(csv)
+            return
+        # COPY cannot update: stage the rows in a temporary table, then update from it.
+        staging, key = "source_simulator_rows", rows.table.key
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {rows.ref})")
+        with cursor.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(csv)
+        assignments = ", ".join(f"{c.name} = v.{c.name}" for c in self.updatable(rows.table))
+        cursor.execute(f"UPDATE {rows.ref} AS t SET {assignments} FROM {staging} AS v WHERE t.{key} = v.{key}")
+        cursor.execute(f"DROP TABLE {staging}")

@@ -1,0 +1,65 @@
+"""Which states ship as packaged SQL and which are generated at run time, and what each one holds.
+
+The classic days (baseline to day 3 at scale 1) are packaged, with their digests in the manifest.
+Every other (scale, day) is generated when it is needed: its rows go in bulk, and its expected
+figures are computed from the generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_source_simulator import packaged
+from airflow_source_simulator.data.canonical import canonical_rows, digest
+from airflow_source_simulator.data.generate import Generator
+from airflow_source_simulator.data.scenario import CLASSIC_DAYS, CUSTOM_ID_FLOOR, max_id
+from airflow_source_simulator.errors import SimulatorError
+from airflow_source_simulator.schema import TABLES
+
+MAX_SCALE = 100_000
+
+
+def is_packaged(day: int, scale: int) -> bool:
+    return scale == 1 and (day == 0 or day in CLASSIC_DAYS)
+
+
+def parse_scale(value: object) -> int:
+    """A scale factor from an int or an integer string (a rendered template); anything else is refused."""
+    allowed = f"a whole number from 1 to {MAX_SCALE:,}"
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SCALE:
+        raise SimulatorError(f"scale={value!r} is not valid: give {allowed} (every volume is multiplied by it).")
+    return value
+
+
+def check_id_space(day: int, scale: int) -> None:
+    """Refuse a state whose generated IDs would reach the range kept for rows of your own."""
+    highest = max(max_id(t.name, day, scale) for t in TABLES)
+    if highest >= CUSTOM_ID_FLOOR:
+        raise SimulatorError(
+            f"day {day} at scale {scale} would generate IDs up to {highest:,}, into the range kept for your own "
+            f"rows (from {CUSTOM_ID_FLOOR:,}). Use a smaller scale or an earlier day."
+        )
+
+
+def expected_tables(day: int, scale: int) -> dict[str, dict[str, Any]]:
+    """Rows, ID range and content digest of every table at (scale, day)."""
+    if is_packaged(day, scale):
+        return dict(packaged.manifest()["states"][str(day)]["tables"])
+    state = Generator(day, scale)
+    out = {}
+    for table in TABLES:
+        keys = state.table(table.name)[table.key]
+        out[table.name] = {
+            "rows": int(keys.size),
+            "min_id": int(keys.min()) if keys.size else None,
+            "max_id": int(keys.max()) if keys.size else None,
+            "digest": digest(canonical_rows(table, state.table(table.name))),
+        }
+    return out
+
+
+def state_digest(day: int, scale: int) -> str:
+    """The manifest's digest of a packaged state; generated states are digested only when verified."""
+    return str(packaged.manifest()["states"][str(day)]["state_digest"]) if is_packaged(day, scale) else ""
