@@ -44,6 +44,7 @@ test: lint typecheck unit
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/classic_simulation.py
+	$(BIN)/python benchmarks/scale.py
 
 render: $(INSTALLED)
 	$(BIN)/python -m airflow_source_simulator.render --output sql

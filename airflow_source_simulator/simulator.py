@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
-from airflow_source_simulator.data.generate import Generator
+from airflow_source_simulator.data.generate import state as generated_state
 from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR, MAX_DAY, max_id
 from airflow_source_simulator.errors import NotOursError, SimulatorError, VerificationError
 from airflow_source_simulator.ledger import Ledger, LedgerEntry
@@ -160,7 +160,7 @@ class Simulator:
         return self._generated_state(day)
 
     def _generated_state(self, day: int) -> list[Work]:
-        state = Generator(day, self.scale)
+        state = generated_state(day, self.scale)
         rows = [Rows("load", t, self.ref(t), state.table(t.name)) for t in TABLES]
         return [r for r in rows if len(r)]
 

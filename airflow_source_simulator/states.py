@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import canonical_rows, digest
-from airflow_source_simulator.data.generate import Generator
+from airflow_source_simulator.data.generate import state as generated_state
 from airflow_source_simulator.data.scenario import CLASSIC_DAYS, CUSTOM_ID_FLOOR, max_id
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import TABLES
@@ -47,7 +47,7 @@ def expected_tables(day: int, scale: int) -> dict[str, dict[str, Any]]:
     """Rows, ID range and content digest of every table at (scale, day)."""
     if is_packaged(day, scale):
         return dict(packaged.manifest()["states"][str(day)]["tables"])
-    state = Generator(day, scale)
+    state = generated_state(day, scale)
     out = {}
     for table in TABLES:
         keys = state.table(table.name)[table.key]

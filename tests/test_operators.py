@@ -104,3 +104,15 @@ def test_step_lines_read_like_the_operations_guide() -> None:
         step_line(Step("update", "orders", 113, 8), schemas, loading=False)
         == "  ✓ Updated jaffle_shop.orders (113 rows, 8 soft-deleted)"
     )
+
+
+def test_scale_and_fast_forward_reach_the_simulator(duckdb_connection: str) -> None:
+    op = ApplyDeltaOperator(
+        task_id="t", day=5, fast_forward=True, scale="{{ params.scale }}", conn_id=duckdb_connection
+    )
+    assert "scale" in op.template_fields
+    op.scale = "2"  # as rendered
+    result = op.execute(NO_CONTEXT)
+    assert result["day"] == 5 and result["scale"] == 2
+    with pytest.raises(SimulatorError, match="scale=0 is not valid"):
+        ResetOperator(task_id="r", scale=0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from airflow_source_simulator.data.calendar import NULL_TS
-from airflow_source_simulator.data.generate import Columns, Generator
+from airflow_source_simulator.data.generate import Columns, Generator, state
 from airflow_source_simulator.schema import TABLES
 
 
@@ -34,8 +34,8 @@ def day_delta(
     day: int, scale: int = 1, before: Generator | None = None, after: Generator | None = None
 ) -> dict[str, TableDelta]:
     """Rows inserted and rows updated by ``day``, per table (keys are never reused or removed)."""
-    before = before or Generator(day - 1, scale)
-    after = after or Generator(day, scale)
+    before = before or state(day - 1, scale)
+    after = after or state(day, scale)
     out = {}
     for table in TABLES:
         old, new = before.table(table.name), after.table(table.name)

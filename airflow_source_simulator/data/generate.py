@@ -12,7 +12,7 @@ int64 cents, timestamps are int64 seconds with ``NULL_TS`` for NULL, booleans ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -556,3 +556,10 @@ def _items_per_order(orders: int, items: int, cohort: int) -> I64:
     nth = np.arange(block_of_extra.size) - np.repeat(np.cumsum(extras) - extras, extras)
     member = below(hash_keys(block_of_extra * 4096 + nth, "order_items.extra", cohort), sizes[block_of_extra])
     return 1 + np.bincount(starts[block_of_extra] + member, minlength=orders)
+
+
+@lru_cache(maxsize=2)
+def state(day: int, scale: int) -> Generator:
+    """The generator of (day, scale), kept for the next call: replaying days reuses each state as the
+    next day's "before" instead of generating it twice."""
+    return Generator(day, scale)

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow_source_simulator.names import validate_schema_name
 from airflow_source_simulator.platforms.registry import platform_for_connection
 from airflow_source_simulator.simulator import NEXT_DAY, Simulator, parse_day
+from airflow_source_simulator.states import parse_scale
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,19 +51,24 @@ class _SimulatorOperator(BaseOperator):
         self.crm_schema = crm_schema
 
     enable_cdc: bool | str = False
+    scale: int | str = 1
 
     def simulator(self) -> Simulator:
         return Simulator(
             platform_for_connection(self.conn_id),
             shop_schema=self.shop_schema,
             crm_schema=self.crm_schema,
+            scale=self.scale,
             enable_cdc=self.enable_cdc,
             log=self.log,
         )
 
 
 class _WritingOperator(_SimulatorOperator):
-    """An operator that changes the source tables, and so may switch change capture on for them.
+    """An operator that changes the source tables, at a scale, and may switch change capture on for them.
+
+    :param scale: every volume multiplied by this whole number (1-100,000; default 1, the classic
+        counts). A database keeps the scale it was loaded at: reset to change it. (templated)
 
     :param enable_cdc: switch the platform's change capture on for the eight tables (idempotent):
         ``True`` for the platform's default — a publication on PostgreSQL, Change Tracking on SQL Server /
@@ -70,10 +76,15 @@ class _WritingOperator(_SimulatorOperator):
         Loads and resets switch it on after the baseline; a delta before its changes. Refused on DuckDB.
     """
 
-    def __init__(self, *, enable_cdc: bool | str = False, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "scale")
+
+    def __init__(self, *, scale: int | str = 1, enable_cdc: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(enable_cdc, (bool, str)):
             raise ValueError(f"enable_cdc={enable_cdc!r} is not valid: give True, False or a mechanism name.")
+        if not _is_template(scale):
+            parse_scale(scale)
+        self.scale = scale
         self.enable_cdc = enable_cdc
 
 
@@ -104,21 +115,25 @@ class ApplyDeltaOperator(_WritingOperator):
     """Apply one day's changes: inserts, updates and soft deletes. Re-applying an applied day is a no-op.
 
     :param day: the day to apply, an integer or an integer string such as ``"{{ params.day }}"``, or
-        ``"next"`` for the day after the ledger's. Days are applied in order. (templated)
+        ``"next"`` for the day after the ledger's: 1-3 are the classic days, later ones (up to 3650)
+        are generated. Days are applied in order. (templated)
+    :param fast_forward: build ``day`` directly when the database is further behind (or empty),
+        without replaying the days between; the rows are the same as replaying.
     :param enable_cdc: switch the platform's change capture on before the day's changes, so they are
         captured (``True`` or a mechanism name; refused on DuckDB, see the README).
     """
 
     template_fields: Sequence[str] = (*_WritingOperator.template_fields, "day")
 
-    def __init__(self, *, day: int | str, **kwargs: Any) -> None:
+    def __init__(self, *, day: int | str, fast_forward: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not _is_template(day) and day != NEXT_DAY:
             parse_day(day)
         self.day = day
+        self.fast_forward = fast_forward
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return self.simulator().apply_delta(self.day)
+        return self.simulator().apply_delta(self.day, fast_forward=self.fast_forward)
 
 
 class ResetOperator(_TakeoverOperator):
