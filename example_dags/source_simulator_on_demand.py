@@ -1,8 +1,9 @@
 """
 ### On-demand operations from the Airflow UI
 
-Trigger with the form: pick an operation (load the baseline, apply a day, reset, or show the status)
-and, for `apply_delta`, the day. Only the chosen operation's task runs; the others are skipped.
+Trigger with the form: pick an operation (load the baseline, apply a day, reset, or show the status),
+the day for `apply_delta` (and whether to fast-forward to it), and the scale. Only the chosen
+operation's task runs; the others are skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ with DAG(
     start_date=pendulum.datetime(2024, 4, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # Params keep their types in templates: day and scale render as integers, fast_forward as a bool.
+    render_template_as_native_obj=True,
     params={
         "operation": Param(
             "status",
@@ -33,9 +36,23 @@ with DAG(
             1,
             type="integer",
             minimum=1,
-            maximum=3,
+            maximum=3650,
             title="Day",
-            description="The day apply_delta applies (1-3, in order).",
+            description="The day apply_delta applies: 1-3 are the classic days, later ones are generated.",
+        ),
+        "fast_forward": Param(
+            False,
+            type="boolean",
+            title="Fast-forward",
+            description="Build the day directly when the database is further behind (no replay).",
+        ),
+        "scale": Param(
+            1,
+            type="integer",
+            minimum=1,
+            maximum=100_000,
+            title="Scale",
+            description="Every volume multiplied by this; a database keeps its scale until reset.",
         ),
     },
     tags=["source-simulator", "example"],
@@ -48,8 +65,13 @@ with DAG(
         return str(params["operation"])
 
     choose_operation() >> [
-        LoadBaselineOperator(task_id="load_baseline"),
-        ApplyDeltaOperator(task_id="apply_delta", day="{{ params.day }}"),
-        ResetOperator(task_id="reset"),
+        LoadBaselineOperator(task_id="load_baseline", scale="{{ params.scale }}"),
+        ApplyDeltaOperator(
+            task_id="apply_delta",
+            day="{{ params.day }}",
+            scale="{{ params.scale }}",
+            fast_forward="{{ params.fast_forward }}",
+        ),
+        ResetOperator(task_id="reset", scale="{{ params.scale }}"),
         StatusOperator(task_id="status"),
     ]

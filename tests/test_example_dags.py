@@ -123,3 +123,6 @@ def test_on_demand_runs_the_operation_chosen_in_the_form(dagbag: Any, source_db:
     assert states(refused)["apply_delta"] == "failed"
     status = dag.test(run_conf={"operation": "status"})
     assert return_value(status, "status")["day"] == 1
+    jumped = dag.test(run_conf={"operation": "apply_delta", "day": 12, "fast_forward": True})
+    assert jumped.state == "success", states(jumped)
+    assert return_value(jumped, "apply_delta")["day"] == 12

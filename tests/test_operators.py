@@ -116,3 +116,8 @@ def test_scale_and_fast_forward_reach_the_simulator(duckdb_connection: str) -> N
     assert result["day"] == 5 and result["scale"] == 2
     with pytest.raises(SimulatorError, match="scale=0 is not valid"):
         ResetOperator(task_id="r", scale=0)
+
+
+def test_a_bad_fast_forward_flag_fails_when_the_dag_is_parsed() -> None:
+    with pytest.raises(ValueError, match="fast_forward='maybe' is not valid: give True or False"):
+        ApplyDeltaOperator(task_id="t", day=1, fast_forward="maybe")

@@ -22,6 +22,15 @@ def _is_template(value: object) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
+def _parse_flag(value: object, name: str) -> bool:
+    """A bool, or its rendered text ("True", "false") from a template."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{name}={value!r} is not valid: give True or False.")
+
+
 class _SimulatorOperator(BaseOperator):
     """Shared arguments of the simulator's operators.
 
@@ -118,22 +127,24 @@ class ApplyDeltaOperator(_WritingOperator):
         ``"next"`` for the day after the ledger's: 1-3 are the classic days, later ones (up to 3650)
         are generated. Days are applied in order. (templated)
     :param fast_forward: build ``day`` directly when the database is further behind (or empty),
-        without replaying the days between; the rows are the same as replaying.
+        without replaying the days between; the rows are the same as replaying. (templated)
     :param enable_cdc: switch the platform's change capture on before the day's changes, so they are
         captured (``True`` or a mechanism name; refused on DuckDB, see the README).
     """
 
-    template_fields: Sequence[str] = (*_WritingOperator.template_fields, "day")
+    template_fields: Sequence[str] = (*_WritingOperator.template_fields, "day", "fast_forward")
 
-    def __init__(self, *, day: int | str, fast_forward: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, day: int | str, fast_forward: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not _is_template(day) and day != NEXT_DAY:
             parse_day(day)
+        if not _is_template(fast_forward):
+            _parse_flag(fast_forward, "fast_forward")
         self.day = day
         self.fast_forward = fast_forward
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return self.simulator().apply_delta(self.day, fast_forward=self.fast_forward)
+        return self.simulator().apply_delta(self.day, fast_forward=_parse_flag(self.fast_forward, "fast_forward"))
 
 
 class ResetOperator(_TakeoverOperator):
