@@ -17,14 +17,29 @@ I64 = npt.NDArray[np.int64]
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
 
 
 def splitmix64(x: U64) -> U64:
-    """The splitmix64 finaliser; NumPy wraps uint64 arithmetic modulo 2**64, as the algorithm needs."""
-    z = x + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
+    """The splitmix64 finaliser; NumPy wraps uint64 arithmetic modulo 2**64, as the algorithm needs.
+
+    In place on one fresh array and one scratch array: at millions of keys the allocations of the
+    plain expression cost as much as the arithmetic.
+    """
+    z = np.add(x, _GOLDEN, dtype=np.uint64)
+    if z.ndim == 0:
+        z = z.reshape(1)[0:1].copy()
+        scalar = True
+    else:
+        scalar = False
+    t = np.empty_like(z)
+    for shift, mix in ((_S30, _MIX1), (_S27, _MIX2)):
+        np.right_shift(z, shift, out=t)
+        np.bitwise_xor(z, t, out=z)
+        np.multiply(z, mix, out=z)
+    np.right_shift(z, _S31, out=t)
+    np.bitwise_xor(z, t, out=z)
+    return z[0] if scalar else z
 
 
 @cache
