@@ -20,3 +20,10 @@ def statements(platform: str, name: str) -> tuple[Statement, ...]:
 @cache
 def manifest() -> dict[str, Any]:
     return json.loads(files(_PACKAGE).joinpath("manifest.json").read_text(encoding="utf-8"))
+
+
+@cache
+def changes() -> dict[str, Any]:
+    """Per profile and day 1-7 (scale 1): the keys each table's rows are inserted, updated, soft- and
+    hard-deleted and saved twice under, and the schema changes."""
+    return json.loads(files(_PACKAGE).joinpath("changes.json").read_text(encoding="utf-8"))

@@ -14,10 +14,10 @@ from pathlib import Path
 from airflow_source_simulator.data.canonical import canonical_rows, digest, state_digest
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import Columns, Generator
-from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS
+from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, PROFILES
 from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.platforms.registry import PLATFORMS
-from airflow_source_simulator.schema import LEDGER, LEDGER_TABLE, TABLES, Table
+from airflow_source_simulator.schema import LEDGER, LEDGER_TABLE, TABLES, TABLES_BY_NAME, Table, tables_at
 from airflow_source_simulator.statements import PLACEHOLDERS, Rows, Statement, Step, format_file
 
 SCALE = 1
@@ -85,6 +85,38 @@ def manifest(states: list[Generator]) -> dict:
     return out
 
 
+MANIFEST_PROFILE_DAYS = 7  # the expected changes of each profile are listed for days 1-7 at scale 1
+
+
+def profile_changes() -> dict:
+    """Per profile, day and table: the keys each day inserts, updates, soft-deletes and hard-deletes,
+    the keys it saves twice, and the schema changes it makes."""
+    out: dict = {}
+    for profile in PROFILES:
+        days: dict = {}
+        for day in range(1, MANIFEST_PROFILE_DAYS + 1):
+            tables = {}
+            for name, change in day_delta(day, SCALE, profile=profile).items():
+                table = TABLES_BY_NAME[name]
+                tables[name] = {
+                    "inserted": change.inserted[table.key].tolist(),
+                    "updated": change.updated[table.key].tolist(),
+                    "soft_deleted": change.soft_deleted_keys.tolist(),
+                    "hard_deleted": change.hard_deleted.tolist(),
+                    "updated_twice": change.touched[table.key].tolist() if change.touched_rows else [],
+                }
+            before, after = tables_at(profile, day - 1), tables_at(profile, day)
+            added = [
+                f"{t.name}.{c.name} {c.type}{f'({c.length})' if c.length else ''} NULL"
+                for t_old, t in zip(before, after, strict=True)
+                for c in t.columns
+                if c not in t_old.columns
+            ]
+            days[str(day)] = {"tables": tables, "schema_changes": added}
+        out[profile] = days
+    return out
+
+
 def day_file(day: int) -> str:
     return f"day_{day:02d}.sql"
 
@@ -118,6 +150,7 @@ def render(output: Path) -> list[Path]:
             body = delta_statements(platform, day, states[day - 1], states[day])
             write(folder / day_file(day), format_file(header(f"delta of day {day}"), body))
     write(output / "manifest.json", json.dumps(manifest(states), indent=2, sort_keys=True) + "\n")
+    write(output / "changes.json", json.dumps(profile_changes(), sort_keys=True) + "\n")
     return written
 
 

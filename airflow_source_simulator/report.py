@@ -35,8 +35,13 @@ def step_line(step: Step, schemas: dict[str, str], loading: bool) -> str:
     if step.action == "update":
         soft = f", {step.soft_deleted} soft-deleted" if step.soft_deleted else ""
         return f"  ✓ Updated {name} ({_rows(step.rows)}{soft})"
+    if step.action == "touch":
+        return f"  ✓ Saved {name} ({_rows(step.rows)}, a first save: each is updated again below)"
     if step.action == "delete":
-        return f"  ✓ Truncated {name}"
+        return f"  ✓ Hard-deleted {name} ({_rows(step.rows)})" if step.rows else f"  ✓ Truncated {name}"
+    if step.action in ("add_column", "drop_column"):
+        verb = "Added" if step.action == "add_column" else "Dropped"
+        return f"  ✓ {verb} column {step.target} (schema change)"
     if step.action == "cdc":
         return f"  ✓ Change capture on for {name}"
     if step.action == "ledger":

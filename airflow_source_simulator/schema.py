@@ -139,3 +139,21 @@ LEDGER_COLUMNS: tuple[Column, ...] = (
 LEDGER = Table(LEDGER_TABLE, "shop", LEDGER_COLUMNS)
 # Bumped when the ledger's layout or meaning changes; a database written by a newer layout is refused.
 LEDGER_VERSION = 1
+
+
+# The cdc profile's additive schema change: on SCHEMA_CHANGE_DAY customers gains a nullable column,
+# appended after the audit columns (where ALTER TABLE ... ADD puts it on every engine).
+LOYALTY_TIER = Column("loyalty_tier", "varchar", nullable=True, length=20)
+TABLES_BY_NAME_CDC_LATE: dict[str, Table] = {
+    **TABLES_BY_NAME,
+    "customers": Table("customers", "shop", (*TABLES_BY_NAME["customers"].columns, LOYALTY_TIER)),
+}
+
+
+def tables_at(profile: str, day: int) -> tuple[Table, ...]:
+    """The tables' definitions in the state (profile, day): the schema change included once it happened."""
+    from airflow_source_simulator.data.scenario import CDC, SCHEMA_CHANGE_DAY
+
+    if profile == CDC and day >= SCHEMA_CHANGE_DAY:
+        return tuple(TABLES_BY_NAME_CDC_LATE[t.name] for t in TABLES)
+    return TABLES

@@ -18,16 +18,31 @@ from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state as generated_state
-from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR, MAX_DAY, max_id
+from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR, MAX_DAY, PROFILES, max_id
 from airflow_source_simulator.errors import NotOursError, SimulatorError, VerificationError
 from airflow_source_simulator.ledger import Ledger, LedgerEntry
 from airflow_source_simulator.names import validate_schema_name
 from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.render import day_file
 from airflow_source_simulator.report import status_box, step_line
-from airflow_source_simulator.schema import LEDGER_TABLE, LEDGER_VERSION, TABLES, Table
+from airflow_source_simulator.schema import (
+    LEDGER_TABLE,
+    LEDGER_VERSION,
+    LOYALTY_TIER,
+    TABLES,
+    TABLES_BY_NAME,
+    Table,
+    tables_at,
+)
 from airflow_source_simulator.statements import Rows, Statement, Step, Work
-from airflow_source_simulator.states import check_id_space, expected_tables, is_packaged, parse_scale, state_digest
+from airflow_source_simulator.states import (
+    check_id_space,
+    expected_tables,
+    is_packaged,
+    parse_profile,
+    parse_scale,
+    state_digest,
+)
 from airflow_source_simulator.version import __version__
 
 NEXT_DAY = "next"
@@ -86,11 +101,13 @@ class Simulator:
         shop_schema: str = "jaffle_shop",
         crm_schema: str = "jaffle_crm",
         scale: int | str = 1,
+        profile: str = CLASSIC,
         enable_cdc: bool | str = False,
         log: logging.Logger | Any | None = None,
     ) -> None:
         self.platform = platform
         self.scale = parse_scale(scale)
+        self.profile = parse_profile(profile)
         self.schemas = {
             "shop": platform.fold(validate_schema_name(shop_schema, "shop_schema")),
             "crm": platform.fold(validate_schema_name(crm_schema, "crm_schema")),
@@ -118,10 +135,10 @@ class Simulator:
                 f"{entry.package_version} (ledger version {entry.ledger_version}); this is {__version__} "
                 f"(ledger version {LEDGER_VERSION}). Upgrade the package to operate on this database."
             )
-        if entry is not None and entry.scenario != CLASSIC:
+        if entry is not None and entry.scenario not in PROFILES:
             raise SimulatorError(
-                f"the database holds scenario {entry.scenario!r}; this package version serves {CLASSIC!r}. "
-                "Reset it, or use the version that wrote it."
+                f"the database holds profile {entry.scenario!r}; this package version serves "
+                f"{', '.join(PROFILES)}. Reset it, or use the version that wrote it."
             )
         return Inspection(entry, tables, owned)
 
@@ -146,33 +163,53 @@ class Simulator:
             operation=operation,
             day=day,
             scale=self.scale,
-            scenario=CLASSIC,
+            scenario=self.profile,
             package_version=__version__,
             ledger_version=LEDGER_VERSION,
-            state_digest=state_digest(day, self.scale),
+            state_digest=state_digest(day, self.scale, self.profile),
         )
         return self.ledger.record(entry, self.schemas["shop"], self.schemas["crm"])
 
     def _state_work(self, day: int) -> list[Work]:
         """The rows of state ``day``, into emptied tables: packaged SQL, or generated rows in bulk."""
-        if is_packaged(day, self.scale):
-            return [*self._packaged("baseline.sql")] if day == 0 else self._generated_state(day)
-        return self._generated_state(day)
-
-    def _generated_state(self, day: int) -> list[Work]:
-        state = generated_state(day, self.scale)
-        rows = [Rows("load", t, self.ref(t), state.table(t.name)) for t in TABLES]
+        if day == 0 and is_packaged(day, self.scale, self.profile):
+            return [*self._packaged("baseline.sql")]
+        state = generated_state(day, self.scale, self.profile)
+        rows = [Rows("load", t, self.ref(t), state.table(t.name)) for t in tables_at(self.profile, day)]
         return [r for r in rows if len(r)]
 
     def _delta_work(self, day: int) -> list[Work]:
-        if is_packaged(day, self.scale):
+        if is_packaged(day, self.scale, self.profile):
             return [*self._packaged(day_file(day))]
         out: list[Work] = []
-        for table, change in zip(TABLES, day_delta(day, self.scale).values(), strict=True):
-            out += [Rows("insert", table, self.ref(table), change.inserted)] if change.inserted_rows else []
-            if change.updated_rows:
-                out.append(Rows("update", table, self.ref(table), change.updated, change.soft_deleted))
+        for table, change in zip(
+            tables_at(self.profile, day), day_delta(day, self.scale, profile=self.profile).values(), strict=True
+        ):
+            ref = self.ref(table)
+            candidates = [
+                Rows("touch", table, ref, change.touched) if change.touched_rows else None,
+                Rows("insert", table, ref, change.inserted) if change.inserted_rows else None,
+                Rows("update", table, ref, change.updated, change.soft_deleted) if change.updated_rows else None,
+                Rows("delete", table, ref, {table.key: change.hard_deleted}) if change.hard_deleted.size else None,
+            ]
+            out += [rows for rows in candidates if rows is not None]
         return out
+
+    def _schema_change_work(self, day: int, inspection: Inspection) -> list[Work]:
+        """Add the profile's column once its day has come, and drop it from a state before that day."""
+        customers = TABLES_BY_NAME["customers"]
+        present = "customers" in inspection.tables and LOYALTY_TIER.name in self.platform.existing_columns(
+            self.schemas["shop"], "customers"
+        )
+        wanted = LOYALTY_TIER.name in tables_at(self.profile, day)[0].column_names
+        if wanted == present:
+            return []
+        ref = self.ref(customers)
+        if wanted:
+            return [
+                Statement(self.platform.add_column(ref, LOYALTY_TIER), Step("add_column", "customers.loyalty_tier"))
+            ]
+        return [Statement(self.platform.drop_column(ref, LOYALTY_TIER), Step("drop_column", "customers.loyalty_tier"))]
 
     def _refuse_colliding_rows(self, day: int) -> None:
         """Refuse a day whose new IDs are taken already (rows of your own), before anything changes.
@@ -246,6 +283,7 @@ class Simulator:
         work: list[Work] = [
             *self._packaged("schema.sql"),
             *(self._packaged("truncate.sql") if inspection.tables else []),
+            *self._schema_change_work(day, inspection),
             *self._state_work(day),
             self._ledger_statement(inspection, operation, day),
         ]
@@ -258,6 +296,12 @@ class Simulator:
             raise SimulatorError(
                 f"the database holds scale {entry.scale} (day {entry.day}); this operation asked for scale "
                 f"{self.scale}. Nothing was changed. Give scale={entry.scale}, or reset with scale={self.scale}."
+            )
+        if entry.scenario != self.profile:
+            raise SimulatorError(
+                f"the database holds the {entry.scenario!r} profile (day {entry.day}); this operation asked for "
+                f"{self.profile!r}. Nothing was changed. Give profile={entry.scenario!r}, or reset with "
+                f"profile={self.profile!r}."
             )
 
     # --- operations -----------------------------------------------------------------------------
@@ -311,7 +355,11 @@ class Simulator:
             self._load(inspection, "fast_forward", f"Fast-forwarding to day {number:02d}...", False, day=number)
             return self.status(changed=True)
         self._refuse_colliding_rows(number)
-        work: list[Work] = [*self._delta_work(number), self._ledger_statement(inspection, "apply_delta", number)]
+        work: list[Work] = [
+            *self._schema_change_work(number, inspection),
+            *self._delta_work(number),
+            self._ledger_statement(inspection, "apply_delta", number),
+        ]
         # Before the day, so that its changes are captured.
         self._enable_cdc()
         self._run(f"Applying day {number:02d} delta changes...", work, loading=False)
@@ -352,9 +400,10 @@ class Simulator:
         """Compare every table with the manifest of the ledger's day; raise naming each difference."""
         if inspection.entry is None:
             raise VerificationError("nothing to verify: the simulator has not loaded this database yet.")
-        expected = expected_tables(inspection.entry.day, inspection.entry.scale)
+        entry = inspection.entry
+        expected = expected_tables(entry.day, entry.scale, entry.scenario)
         problems = []
-        for table in TABLES:
+        for table in tables_at(entry.scenario, entry.day):
             want = expected[table.name]
             if table.name not in inspection.tables:
                 problems.append(f"{self.qualified(table)}: missing (expected {want['rows']} rows)")

@@ -89,7 +89,8 @@ class Rows:
     """Generated rows for one table, loaded in bulk where the platform can (Arrow, COPY) and as
     batched statements elsewhere.
 
-    ``action`` is ``load`` (the rows of a state, into emptied tables), ``insert`` or ``update``.
+    ``action`` is ``load`` (the rows of a state, into emptied tables), ``insert``, ``update``, ``touch``
+    (an update that an ``update`` of the same rows follows the same day) or ``delete`` (hard, by key).
     """
 
     action: str

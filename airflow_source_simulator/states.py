@@ -12,15 +12,22 @@ from typing import Any
 from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import canonical_rows, digest
 from airflow_source_simulator.data.generate import state as generated_state
-from airflow_source_simulator.data.scenario import CLASSIC_DAYS, CUSTOM_ID_FLOOR, max_id
+from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, CUSTOM_ID_FLOOR, PROFILES, max_id
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.schema import TABLES
+from airflow_source_simulator.schema import TABLES, tables_at
 
 MAX_SCALE = 100_000
 
 
-def is_packaged(day: int, scale: int) -> bool:
-    return scale == 1 and (day == 0 or day in CLASSIC_DAYS)
+def is_packaged(day: int, scale: int, profile: str = CLASSIC) -> bool:
+    """The classic days at scale 1 ship as SQL; so does every profile's baseline, which is the same."""
+    return scale == 1 and (day == 0 or (profile == CLASSIC and day in CLASSIC_DAYS))
+
+
+def parse_profile(value: object) -> str:
+    if value not in PROFILES:
+        raise SimulatorError(f"profile={value!r} is not a change profile: give one of {', '.join(PROFILES)}.")
+    return str(value)
 
 
 def parse_scale(value: object) -> int:
@@ -43,13 +50,13 @@ def check_id_space(day: int, scale: int) -> None:
         )
 
 
-def expected_tables(day: int, scale: int) -> dict[str, dict[str, Any]]:
-    """Rows, ID range and content digest of every table at (scale, day)."""
-    if is_packaged(day, scale):
+def expected_tables(day: int, scale: int, profile: str = CLASSIC) -> dict[str, dict[str, Any]]:
+    """Rows, ID range and content digest of every table at (scale, day, profile)."""
+    if is_packaged(day, scale, profile):
         return dict(packaged.manifest()["states"][str(day)]["tables"])
-    state = generated_state(day, scale)
+    state = generated_state(day, scale, profile)
     out = {}
-    for table in TABLES:
+    for table in tables_at(profile, day):
         keys = state.table(table.name)[table.key]
         out[table.name] = {
             "rows": int(keys.size),
@@ -60,6 +67,6 @@ def expected_tables(day: int, scale: int) -> dict[str, dict[str, Any]]:
     return out
 
 
-def state_digest(day: int, scale: int) -> str:
+def state_digest(day: int, scale: int, profile: str = CLASSIC) -> str:
     """The manifest's digest of a packaged state; generated states are digested only when verified."""
-    return str(packaged.manifest()["states"][str(day)]["state_digest"]) if is_packaged(day, scale) else ""
+    return str(packaged.manifest()["states"][str(day)]["state_digest"]) if is_packaged(day, scale, profile) else ""

@@ -38,7 +38,7 @@ def column_array(column: Column, values: np.ndarray) -> pa.Array:
         return pa.array(values.astype("datetime64[D]"), type=pa.date32())
     if column.type == "bool":
         return pa.array(values.astype(bool, copy=False))
-    return pa.array(values, type=pa.string())
+    return pa.array(values, type=pa.string(), mask=(values == "") if column.nullable else None)
 
 
 def to_arrow(table: Table, columns: Columns) -> pa.Table:

@@ -47,6 +47,8 @@ def format_column(column: Column, values: np.ndarray) -> npt.NDArray[np.str_]:
         for bad in _FORBIDDEN:
             if np.char.find(text, bad).max(initial=-1) >= 0:
                 raise ValueError(f"generated text in {column.name} contains {bad!r}")
+        if column.nullable:  # generated text has no empty values: "" stands for NULL
+            text = np.where(text == "", NULL, text)
     return np.asarray(text, dtype=str)
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from airflow_source_simulator.data.calendar import NULL_TS
+from airflow_source_simulator.data.calendar import MINUTE, NULL_TS
 from airflow_source_simulator.data.generate import Columns, Generator, state
-from airflow_source_simulator.schema import TABLES
+from airflow_source_simulator.data.scenario import CDC, CLASSIC, TOUCH_MINUTES
+from airflow_source_simulator.schema import tables_at
 
 
 @dataclass(frozen=True)
 class TableDelta:
-    inserted: Columns
-    updated: Columns
+    inserted: Columns  # new keys, and keys that come back after a hard delete
+    updated: Columns  # the rows as they end the day
     soft_deleted: int
+    soft_deleted_keys: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    hard_deleted: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))  # keys removed
+    touched: Columns = field(default_factory=dict)  # an earlier save of some updated rows, the same day
 
     @property
     def inserted_rows(self) -> int:
@@ -25,29 +29,49 @@ class TableDelta:
     def updated_rows(self) -> int:
         return len(next(iter(self.updated.values())))
 
+    @property
+    def touched_rows(self) -> int:
+        return len(next(iter(self.touched.values()))) if self.touched else 0
+
 
 def _take(columns: Columns, mask: np.ndarray) -> Columns:
     return {name: values[mask] for name, values in columns.items()}
 
 
+def _is_null(values: np.ndarray) -> np.ndarray:
+    return values == ("" if values.dtype.kind == "U" else NULL_TS)
+
+
 def day_delta(
-    day: int, scale: int = 1, before: Generator | None = None, after: Generator | None = None
+    day: int, scale: int = 1, before: Generator | None = None, after: Generator | None = None, profile: str = CLASSIC
 ) -> dict[str, TableDelta]:
-    """Rows inserted and rows updated by ``day``, per table (keys are never reused or removed)."""
-    before = before or state(day - 1, scale)
-    after = after or state(day, scale)
+    """Rows inserted, updated and hard-deleted by ``day``, per table (keys are sorted in every state)."""
+    before = before or state(day - 1, scale, profile)
+    after = after or state(day, scale, profile)
     out = {}
-    for table in TABLES:
+    for table in tables_at(profile, day):
         old, new = before.table(table.name), after.table(table.name)
-        kept = len(old[table.key])
-        if not np.array_equal(new[table.key][:kept], old[table.key]):
-            raise AssertionError(f"{table.name}: keys of day {day - 1} are not a prefix of day {day}")
-        changed = np.zeros(len(new[table.key]), dtype=bool)
+        old_keys, new_keys = old[table.key], new[table.key]
+        existed = np.isin(new_keys, old_keys)
+        at = np.searchsorted(old_keys, new_keys[existed])
+        changed = np.zeros(new_keys.size, dtype=bool)
         for column in table.column_names[1:]:
-            # Values compare as their canonical text does: the logical representation is exact.
-            changed[:kept] |= new[column][:kept] != old[column]
-        inserted = np.zeros_like(changed)
-        inserted[kept:] = True
-        newly_deleted = (new["deleted_at"][:kept] != NULL_TS) & (old["deleted_at"] == NULL_TS)
-        out[table.name] = TableDelta(_take(new, inserted), _take(new, changed), int(newly_deleted.sum()))
+            # Values compare as their canonical text does: the logical representation is exact. A
+            # column the day adds counts as NULL before it.
+            now = new[column][existed]
+            changed[existed] |= (now != old[column][at]) if column in old else ~_is_null(now)
+        newly_deleted = (new["deleted_at"][existed] != NULL_TS) & (old["deleted_at"][at] == NULL_TS)
+        updated = _take(new, changed)
+        touched: Columns = {}
+        if profile == CDC and table.name == "customers" and changed.any():
+            # Saved twice within the day: the same row half an hour earlier, then as it ends the day.
+            touched = {**updated, "updated_at": updated["updated_at"] - TOUCH_MINUTES * MINUTE}
+        out[table.name] = TableDelta(
+            inserted=_take(new, ~existed),
+            updated=updated,
+            soft_deleted=int(newly_deleted.sum()),
+            soft_deleted_keys=new_keys[existed][newly_deleted],
+            hard_deleted=old_keys[~np.isin(old_keys, new_keys)],
+            touched=touched,
+        )
     return out

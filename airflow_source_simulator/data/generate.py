@@ -35,8 +35,15 @@ from airflow_source_simulator.data.hashing import I64, U64, below, hash_keys, pe
 from airflow_source_simulator.data.scenario import (
     CAMPAIGN_WAVE_DAYS,
     CAMPAIGNS,
+    CDC,
+    CLASSIC,
     HIST_SHIPPED,
+    LATE_SHARE,
+    LOYALTY_TIERS,
+    NEVER,
     PRODUCTS,
+    PURGE_SHARE,
+    SCHEMA_CHANGE_DAY,
     campaign_waves,
     cohort_volumes,
     order_windows,
@@ -125,6 +132,7 @@ class Generator:
 
     day: int
     scale: int = 1
+    profile: str = CLASSIC
     end: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -191,7 +199,7 @@ class Generator:
         first_lower = _pick(tuple(n.lower() for n in vocab.FIRST_NAMES), first_idx)
         last_lower = _pick(tuple(n.lower() for n in vocab.LAST_NAMES), np.where(married, new_last, last_idx))
         email = _concat(first_lower, ".", last_lower, ids.astype(str), "@", domain)
-        return {
+        columns = {
             "customer_id": ids,
             "first_name": first,
             "last_name": last,
@@ -200,6 +208,13 @@ class Generator:
             "updated_at": _latest(created, changed, deleted),
             "deleted_at": deleted,
         }
+        if self.profile == CDC and self.day >= SCHEMA_CHANGE_DAY:
+            # The additive schema change: a nullable column, filled for customers who sign up or
+            # change since it exists; older rows keep NULL ("").
+            since = day_start(SCHEMA_CHANGE_DAY)
+            tier = _pick(LOYALTY_TIERS, below(hash_keys(ids * 1024 + version, "customers.tier"), len(LOYALTY_TIERS)))
+            columns["loyalty_tier"] = np.where(columns["updated_at"] >= since, tier, "")
+        return columns
 
     # --- products -------------------------------------------------------------------------------
     @cached_property
@@ -524,9 +539,15 @@ class Generator:
     @cached_property
     def web_sessions(self) -> Columns:
         ids, start = self._crm_cohorts("web_sessions", 6, 16)
+        cohort = np.concatenate([np.full(c.size, c.index) for c in cohorts("web_sessions", self.day, self.scale)])
+        if self.profile == CDC:
+            # Sessions recorded offline by the mobile app sync a day late: their timestamps lie before
+            # the day they arrive on, so a watermark on updated_at misses them.
+            late = (cohort > 0) & (unit(hash_keys(ids, "web_sessions.late")) < LATE_SHARE)
+            start = np.where(late, start - DAY, start)
         seconds = 30 + below(hash_keys(ids, "web_sessions.duration"), 3_570)
         end = start + seconds
-        return {
+        columns = {
             "session_id": ids,
             "customer_id": self.pick_customer(hash_keys(ids, "web_sessions.customer"), start),
             "session_start": start,
@@ -536,6 +557,18 @@ class Generator:
             "updated_at": end,
             "deleted_at": np.full_like(ids, NULL_TS),
         }
+        if self.profile != CDC:
+            return columns
+        # Bot traffic is purged (hard-deleted) a few days after it arrives; half of it is restored
+        # from a backup a day or two later, with the same key and values and a new updated_at.
+        purged = unit(hash_keys(ids, "web_sessions.purge")) < PURGE_SHARE
+        purge_day = np.where(purged, cohort + 1 + below(hash_keys(ids, "web_sessions.purge_day"), 5), NEVER)
+        restored = purged & (unit(hash_keys(ids, "web_sessions.restore")) < 0.5)
+        restore_day = np.where(restored, purge_day + 1 + below(hash_keys(ids, "web_sessions.restore_day"), 2), NEVER)
+        gone = (purge_day <= self.day) & (restore_day > self.day)
+        restore_at = day_start(restore_day) + 8 * HOUR + below(hash_keys(ids, "web_sessions.restore_at"), 10 * HOUR)
+        columns["updated_at"] = np.where(restore_day <= self.day, restore_at, end)
+        return {name: values[~gone] for name, values in columns.items()}
 
     def table(self, name: str) -> Columns:
         return getattr(self, name)
@@ -559,7 +592,7 @@ def _items_per_order(orders: int, items: int, cohort: int) -> I64:
 
 
 @lru_cache(maxsize=2)
-def state(day: int, scale: int) -> Generator:
-    """The generator of (day, scale), kept for the next call: replaying days reuses each state as the
-    next day's "before" instead of generating it twice."""
-    return Generator(day, scale)
+def state(day: int, scale: int, profile: str = CLASSIC) -> Generator:
+    """The generator of (day, scale, profile), kept for the next call: replaying days reuses each state
+    as the next day's "before" instead of generating it twice."""
+    return Generator(day, scale, profile)

@@ -16,7 +16,17 @@ import numpy as np
 from airflow_source_simulator.data.hashing import below, hash_keys
 
 CLASSIC = "classic"
-SCENARIOS = (CLASSIC,)
+CDC = "cdc"
+# Change profiles. classic: the operations guide's days (inserts, updates, soft deletes). cdc: the
+# same, plus what CDC pipelines break on: hard deletes, a deleted key that comes back, two updates to
+# one key within a day, late-arriving rows, and an additive schema change on SCHEMA_CHANGE_DAY.
+PROFILES = (CLASSIC, CDC)
+SCHEMA_CHANGE_DAY = 5
+LOYALTY_TIERS = ("bronze", "silver", "gold")
+LATE_SHARE = 0.1  # of each day's web sessions arrive a day late
+PURGE_SHARE = 0.03  # of web sessions are purged as bot traffic (hard-deleted)
+TOUCH_MINUTES = 30  # a double update: the row is saved once, then again this much later
+NEVER = 1_000_000  # a day that never comes
 CLASSIC_DAYS = (1, 2, 3)
 MAX_DAY = 3650  # ten simulated years
 

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow_source_simulator.names import validate_schema_name
 from airflow_source_simulator.platforms.registry import platform_for_connection
 from airflow_source_simulator.simulator import NEXT_DAY, Simulator, parse_day
-from airflow_source_simulator.states import parse_scale
+from airflow_source_simulator.states import parse_profile, parse_scale
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -61,6 +61,7 @@ class _SimulatorOperator(BaseOperator):
 
     enable_cdc: bool | str = False
     scale: int | str = 1
+    profile: str = "classic"
 
     def simulator(self) -> Simulator:
         return Simulator(
@@ -68,6 +69,7 @@ class _SimulatorOperator(BaseOperator):
             shop_schema=self.shop_schema,
             crm_schema=self.crm_schema,
             scale=self.scale,
+            profile=self.profile,
             enable_cdc=self.enable_cdc,
             log=self.log,
         )
@@ -78,6 +80,9 @@ class _WritingOperator(_SimulatorOperator):
 
     :param scale: every volume multiplied by this whole number (1-100,000; default 1, the classic
         counts). A database keeps the scale it was loaded at: reset to change it. (templated)
+    :param profile: the change profile: ``classic`` (the operations guide's changes) or ``cdc`` (also
+        hard deletes, keys that come back, two updates to one key in a day, late-arriving rows, and a
+        new column on day 5). A database keeps its profile: reset to change it. (templated)
 
     :param enable_cdc: switch the platform's change capture on for the eight tables (idempotent):
         ``True`` for the platform's default — a publication on PostgreSQL, Change Tracking on SQL Server /
@@ -85,10 +90,15 @@ class _WritingOperator(_SimulatorOperator):
         Loads and resets switch it on after the baseline; a delta before its changes. Refused on DuckDB.
     """
 
-    template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "scale")
+    template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "scale", "profile")
 
-    def __init__(self, *, scale: int | str = 1, enable_cdc: bool | str = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, scale: int | str = 1, profile: str = "classic", enable_cdc: bool | str = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        if not _is_template(profile):
+            parse_profile(profile)
+        self.profile = profile
         if not isinstance(enable_cdc, (bool, str)):
             raise ValueError(f"enable_cdc={enable_cdc!r} is not valid: give True, False or a mechanism name.")
         if not _is_template(scale):

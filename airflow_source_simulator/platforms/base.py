@@ -98,6 +98,19 @@ class Platform(ABC):
         return f"DELETE FROM {table_ref}"
 
     @classmethod
+    def delete_rows(cls, table_ref: str, table: Table, keys: Sequence[int]) -> str:
+        """A statement hard-deleting rows by key."""
+        return f"DELETE FROM {table_ref} WHERE {table.key} IN ({', '.join(str(int(k)) for k in keys)})"
+
+    @classmethod
+    def add_column(cls, table_ref: str, column: Column) -> str:
+        return f"ALTER TABLE {table_ref} ADD COLUMN {column.name} {cls.column_type(column)}"
+
+    @classmethod
+    def drop_column(cls, table_ref: str, column: Column) -> str:
+        return f"ALTER TABLE {table_ref} DROP COLUMN {column.name}"
+
+    @classmethod
     @abstractmethod
     def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
         """A statement inserting rows given as canonical lines (at most ``max_rows_per_statement``)."""
@@ -225,7 +238,10 @@ class Platform(ABC):
                     on_step(item.step)
                     continue
                 for columns, step in self.chunks(item, self.bulk_chunk_rows):
-                    self.bulk_rows(cursor, item, columns)
+                    if item.action == "delete":  # a few keys: a plain statement
+                        cursor.execute(self.delete_rows(item.ref, item.table, columns[item.table.key]))
+                    else:
+                        self.bulk_rows(cursor, item, columns)
                     on_step(step)
 
     def bulk_cursor(self, transaction: bool) -> AbstractContextManager[Any]:
@@ -240,7 +256,7 @@ class Platform(ABC):
     def chunks(rows: Rows, size: int) -> Iterator[tuple[dict[str, Any], Step]]:
         """The rows in pieces of at most ``size``, each with the step that reports it done."""
         total = len(rows)
-        action = "update" if rows.action == "update" else "insert"
+        action = rows.action if rows.action in ("update", "delete", "touch") else "insert"
         for start in range(0, total, size):
             stop = min(start + size, total)
             done = stop if total > size else None
@@ -250,14 +266,26 @@ class Platform(ABC):
     @classmethod
     def row_statements(cls, rows: Rows) -> list[Statement]:
         """Rows as statements of at most ``max_rows_per_statement`` rows each."""
-        render = {"load": cls.load_rows, "insert": cls.insert_rows, "update": cls.update_rows}[rows.action]
-        return [
-            Statement(render(rows.ref, rows.table, canonical_rows(rows.table, columns)), step)
-            for columns, step in cls.chunks(rows, cls.max_rows_per_statement)
-        ]
+        chunks = cls.chunks(rows, cls.max_rows_per_statement)
+        if rows.action == "delete":
+            return [Statement(cls.delete_rows(rows.ref, rows.table, c[rows.table.key]), step) for c, step in chunks]
+        render = {
+            "load": cls.load_rows,
+            "insert": cls.insert_rows,
+            "update": cls.update_rows,
+            "touch": cls.update_rows,
+        }[rows.action]
+        return [Statement(render(rows.ref, rows.table, canonical_rows(rows.table, c)), step) for c, step in chunks]
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.hook.get_records(sql)]
+
+    def existing_columns(self, schema: str, table: str) -> set[str]:
+        rows = self.query(
+            "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = "
+            f"'{self.fold(schema)}' AND TABLE_NAME = '{table}' AND TABLE_CATALOG = {self.current_catalog_sql}"
+        )
+        return {str(name).lower() for (name,) in rows}
 
     def existing_tables(self, schemas: Sequence[str]) -> set[tuple[str, str]]:
         """(schema, table) of every table in ``schemas`` (plain identifiers, validated before)."""

@@ -25,6 +25,8 @@ RETRY_BOUNDS: dict[str, Any] = {
 # TIMESTAMP is read and written in the session's time zone: pin it, so digests match every engine.
 SESSION_CONFIGURATION = {"spark.sql.session.timeZone": "UTC"}
 CDF_PROPERTY = "delta.enableChangeDataFeed = true"
+# Column mapping lets a reset drop the column the cdc profile adds (Delta refuses DROP COLUMN without it).
+COLUMN_MAPPING = "'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5'"
 
 
 class DatabricksPlatform(Platform):
@@ -90,7 +92,7 @@ class DatabricksPlatform(Platform):
         # key is what keeps it unique here.
         return (
             f"CREATE TABLE IF NOT EXISTS {table_ref} {cls.table_definition(columns, primary_key=False)}\n"
-            f"USING DELTA TBLPROPERTIES ({CDF_PROPERTY})"
+            f"USING DELTA TBLPROPERTIES ({CDF_PROPERTY}, {COLUMN_MAPPING})"
         )
 
     @classmethod

@@ -114,7 +114,7 @@ class DuckDBPlatform(Platform):
 
     def _bulk_sql(self, rows: Rows) -> str:
         key, names = rows.table.key, ", ".join(rows.table.column_names)
-        if rows.action == "update":
+        if rows.action in ("update", "touch"):
             assignments = ", ".join(f"{c.name} = v.{c.name}" for c in self.updatable(rows.table))
             return f"UPDATE {rows.ref} AS t SET {assignments} FROM {self._VIEW} AS v WHERE t.{key} = v.{key}"
         return f"INSERT INTO {rows.ref} ({names}) SELECT {names} FROM {self._VIEW}"

@@ -67,6 +67,10 @@ class MsSqlPlatform(Platform):
         )
 
     @classmethod
+    def add_column(cls, table_ref: str, column: Column) -> str:
+        return f"ALTER TABLE {table_ref} ADD {column.name} {cls.column_type(column)} NULL"
+
+    @classmethod
     def literal(cls, column: Column, text: str) -> str:
         if text == NULL:
             # A VALUES column of NULLs alone is typed INT, which does not convert to DATE or DATETIME2.

@@ -100,7 +100,7 @@ class PostgresPlatform(Platform):
 
     def _copy(self, cursor: Any, rows: Rows, csv: bytes) -> None:
         names = ", ".join(rows.table.column_names)
-        if rows.action != "update":
+        if rows.action not in ("update", "touch"):
             with cursor.copy(f"COPY {rows.ref} ({names}) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(csv)
             return

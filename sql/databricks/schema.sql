@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.source_simulator_ledger (
     state_digest STRING NOT NULL,
     applied_at TIMESTAMP NOT NULL
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table customers
 CREATE TABLE IF NOT EXISTS {{ shop_schema }}.customers (
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.customers (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table products
 CREATE TABLE IF NOT EXISTS {{ shop_schema }}.products (
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.products (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table orders
 CREATE TABLE IF NOT EXISTS {{ shop_schema }}.orders (
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.orders (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table order_items
 CREATE TABLE IF NOT EXISTS {{ shop_schema }}.order_items (
@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.order_items (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table payments
 CREATE TABLE IF NOT EXISTS {{ shop_schema }}.payments (
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.payments (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table campaigns
 CREATE TABLE IF NOT EXISTS {{ crm_schema }}.campaigns (
@@ -95,7 +95,7 @@ CREATE TABLE IF NOT EXISTS {{ crm_schema }}.campaigns (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table email_activity
 CREATE TABLE IF NOT EXISTS {{ crm_schema }}.email_activity (
@@ -109,7 +109,7 @@ CREATE TABLE IF NOT EXISTS {{ crm_schema }}.email_activity (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 
 -- step: create_table web_sessions
 CREATE TABLE IF NOT EXISTS {{ crm_schema }}.web_sessions (
@@ -122,4 +122,4 @@ CREATE TABLE IF NOT EXISTS {{ crm_schema }}.web_sessions (
     updated_at TIMESTAMP NOT NULL,
     deleted_at TIMESTAMP
 )
-USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true);
+USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
