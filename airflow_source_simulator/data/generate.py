@@ -402,36 +402,36 @@ class Generator:
     # --- order items ------------------------------------------------------------------------
     @cached_property
     def order_items(self) -> Columns:
+        """Every order's items, all cohorts at once: each cohort's item count is split over its orders,
+        and an item is priced at its product's price on the day its order's cohort was created."""
         o = self._orders
         order_cohorts = cohorts("orders", self.day, self.scale)
         item_cohorts = cohorts("order_items", self.day, self.scale)
-        parts: list[Columns] = []
+        counts = np.concatenate(
+            [_items_per_order(oc.size, ic.size, oc.index) for oc, ic in zip(order_cohorts, item_cohorts, strict=True)]
+        )
+        total = int(counts.sum())
+        order_index = np.repeat(np.arange(counts.size), counts)
+        line = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        order_ids = o["order_id"][order_index]
+        item_ids = np.arange(1, total + 1, dtype=np.int64)
         n_products = PRODUCTS * self.scale
-        for oc, ic in zip(order_cohorts, item_cohorts, strict=False):
-            counts = _items_per_order(oc.size, ic.size, oc.index)
-            order_index = np.repeat(np.arange(oc.first_id - 1, oc.first_id - 1 + oc.size), counts)
-            line = np.arange(ic.size) - np.repeat(np.cumsum(counts) - counts, counts)
-            order_ids = o["order_id"][order_index]
-            item_ids = ic.ids
-            start = below(hash_keys(order_ids, "order_items.product"), n_products)
-            product = (start + line * 7) % n_products + 1
-            u = unit(hash_keys(item_ids, "order_items.quantity"))
-            quantity = 1 + (u >= 0.6).astype(np.int64) + (u >= 0.85) + (u >= 0.95)
-            prices, _ = self.product_prices(oc.index)
-            created = o["created"][order_index] + line + 1
-            parts.append(
-                {
-                    "order_item_id": item_ids,
-                    "order_id": order_ids,
-                    "product_id": product,
-                    "quantity": quantity,
-                    "unit_price": prices[product - 1],
-                    "created_at": created,
-                    "updated_at": created,
-                    "deleted_at": np.full(ic.size, NULL_TS),
-                }
-            )
-        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        start = below(hash_keys(order_ids, "order_items.product"), n_products)
+        product = (start + line * 7) % n_products + 1
+        u = unit(hash_keys(item_ids, "order_items.quantity"))
+        quantity = 1 + (u >= 0.6).astype(np.int64) + (u >= 0.85) + (u >= 0.95)
+        prices = np.stack([self.product_prices(oc.index)[0] for oc in order_cohorts])
+        created = o["created"][order_index] + line + 1
+        return {
+            "order_item_id": item_ids,
+            "order_id": order_ids,
+            "product_id": product,
+            "quantity": quantity,
+            "unit_price": prices[o["cohort"][order_index], product - 1],
+            "created_at": created,
+            "updated_at": created,
+            "deleted_at": np.full(total, NULL_TS),
+        }
 
     @cached_property
     def order_totals(self) -> I64:

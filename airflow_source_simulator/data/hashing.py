@@ -17,21 +17,13 @@ I64 = npt.NDArray[np.int64]
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
+_S27, _S30, _S31, _S32 = np.uint64(27), np.uint64(30), np.uint64(31), np.uint64(32)
 
 
-def splitmix64(x: U64) -> U64:
-    """The splitmix64 finaliser; NumPy wraps uint64 arithmetic modulo 2**64, as the algorithm needs.
-
-    In place on one fresh array and one scratch array: at millions of keys the allocations of the
-    plain expression cost as much as the arithmetic.
-    """
-    z = np.add(x, _GOLDEN, dtype=np.uint64)
-    if z.ndim == 0:
-        z = z.reshape(1)[0:1].copy()
-        scalar = True
-    else:
-        scalar = False
+def _mix(z: U64) -> U64:
+    """The splitmix64 steps, in place on ``z`` (with one scratch array): at millions of keys the
+    allocations of the plain expression cost as much as the arithmetic."""
+    np.add(z, _GOLDEN, out=z)
     t = np.empty_like(z)
     for shift, mix in ((_S30, _MIX1), (_S27, _MIX2)):
         np.right_shift(z, shift, out=t)
@@ -39,7 +31,12 @@ def splitmix64(x: U64) -> U64:
         np.multiply(z, mix, out=z)
     np.right_shift(z, _S31, out=t)
     np.bitwise_xor(z, t, out=z)
-    return z[0] if scalar else z
+    return z
+
+
+def splitmix64(x: U64) -> U64:
+    """The splitmix64 finaliser; NumPy wraps uint64 arithmetic modulo 2**64, as the algorithm needs."""
+    return _mix(np.array(x, dtype=np.uint64, ndmin=1, copy=True))
 
 
 @cache
@@ -50,16 +47,25 @@ def salt(name: str) -> np.uint64:
 
 def hash_keys(keys: npt.ArrayLike, name: str, *extra: int) -> U64:
     """Hash each key under the salt ``name``; ``extra`` integers (a day, a version) are mixed in."""
-    h = splitmix64(np.asarray(keys).astype(np.uint64) ^ salt(name))
+    k = np.asarray(keys)
+    as_unsigned = k.view(np.uint64) if k.dtype == np.int64 else k.astype(np.uint64)  # two's complement, as astype
+    h = _mix(np.bitwise_xor(as_unsigned, salt(name)))
     for value in extra:
-        h = splitmix64(h ^ np.uint64(value))
+        np.bitwise_xor(h, np.uint64(value), out=h)
+        _mix(h)
     return h
 
 
 def below(h: U64, n: npt.ArrayLike) -> I64:
     """Map hashes to integers in ``[0, n)`` (n < 2**32) with integer arithmetic only."""
     bound = np.asarray(n).astype(np.uint64)
-    return (((h >> np.uint64(32)) * bound) >> np.uint64(32)).astype(np.int64)
+    out = np.right_shift(h, _S32)
+    if bound.ndim == 0 or bound.shape == out.shape:
+        np.multiply(out, bound, out=out)
+    else:
+        out = out * bound
+    np.right_shift(out, _S32, out=out)
+    return out.view(np.int64)
 
 
 def unit(h: U64) -> npt.NDArray[np.float64]:
