@@ -52,8 +52,14 @@ def day_delta(
     for table in tables_at(profile, day):
         old, new = before.table(table.name), after.table(table.name)
         old_keys, new_keys = old[table.key], new[table.key]
-        existed = np.isin(new_keys, old_keys)
-        at = np.searchsorted(old_keys, new_keys[existed])
+        if old_keys.size <= new_keys.size and np.array_equal(new_keys[: old_keys.size], old_keys):
+            # Nothing was hard-deleted: the old keys are the new ones' prefix (no set search needed).
+            existed = np.zeros(new_keys.size, dtype=bool)
+            existed[: old_keys.size] = True
+            at = np.arange(old_keys.size)
+        else:
+            existed = np.isin(new_keys, old_keys)
+            at = np.searchsorted(old_keys, new_keys[existed])
         changed = np.zeros(new_keys.size, dtype=bool)
         for column in table.column_names[1:]:
             # Values compare as their canonical text does: the logical representation is exact. A
@@ -71,7 +77,7 @@ def day_delta(
             updated=updated,
             soft_deleted=int(newly_deleted.sum()),
             soft_deleted_keys=new_keys[existed][newly_deleted],
-            hard_deleted=old_keys[~np.isin(old_keys, new_keys)],
+            hard_deleted=old_keys[~np.isin(old_keys, new_keys)] if at.size < old_keys.size else old_keys[:0],
             touched=touched,
         )
     return out
