@@ -36,7 +36,7 @@ from airflow_source_simulator.schema import (
 )
 from airflow_source_simulator.statements import Rows, Statement, Step, Work
 from airflow_source_simulator.states import (
-    check_id_space,
+    check_state_size,
     expected_tables,
     is_packaged,
     parse_profile,
@@ -279,7 +279,7 @@ class Simulator:
     def _load(self, inspection: Inspection, operation: str, title: str, force: bool, day: int = 0) -> None:
         """Create what is missing, empty the simulator's tables if any exist, load the state of ``day``."""
         self._refuse_foreign_tables(inspection, force)
-        check_id_space(day, self.scale)
+        check_state_size(day, self.scale)
         work: list[Work] = [
             *self._packaged("schema.sql"),
             *(self._packaged("truncate.sql") if inspection.tables else []),
@@ -340,7 +340,7 @@ class Simulator:
         current = entry.day if entry else -1
         if number is None:
             number = parse_day(current + 1)
-        check_id_space(number, self.scale)
+        check_state_size(number, self.scale)
         if entry is not None:
             self._refuse_other_scale(entry)
         if number <= current:

@@ -40,14 +40,23 @@ def parse_scale(value: object) -> int:
     return value
 
 
-def check_id_space(day: int, scale: int) -> None:
-    """Refuse a state whose generated IDs would reach the range kept for rows of your own."""
-    highest = max(max_id(t.name, day, scale) for t in TABLES)
-    if highest >= CUSTOM_ID_FLOOR:
+# Rows of one state a worker generates in memory (NumPy columns, about 200 bytes a row at the peak):
+# beyond this a task would exhaust an ordinary worker, so it is refused up front.
+MAX_ROWS_IN_MEMORY = 40_000_000
+
+
+def check_state_size(day: int, scale: int) -> None:
+    """Refuse a state too large to generate in one worker's memory. The cap also keeps every generated
+    ID below ``CUSTOM_ID_FLOOR``: a table's IDs run 1..max_id, and max_id is below the state's rows."""
+    rows = sum(max_id(t.name, day, scale) for t in TABLES)
+    if rows > MAX_ROWS_IN_MEMORY:
         raise SimulatorError(
-            f"day {day} at scale {scale} would generate IDs up to {highest:,}, into the range kept for your own "
-            f"rows (from {CUSTOM_ID_FLOOR:,}). Use a smaller scale or an earlier day."
+            f"day {day} at scale {scale} holds about {rows:,} rows, more than one worker generates in memory "
+            f"({MAX_ROWS_IN_MEMORY:,}). Use a smaller scale or an earlier day."
         )
+
+
+assert MAX_ROWS_IN_MEMORY < CUSTOM_ID_FLOOR
 
 
 def expected_tables(day: int, scale: int, profile: str = CLASSIC) -> dict[str, dict[str, Any]]:

@@ -84,10 +84,11 @@ def test_bad_scales_are_refused(make_simulator: SimulatorFactory, bad: object) -
         make_simulator(scale=bad)
 
 
-def test_generated_ids_stay_below_the_custom_range_and_a_huge_state_is_refused(simulator: Simulator) -> None:
+def test_generated_ids_stay_below_the_custom_range_and_a_state_too_large_is_refused(simulator: Simulator) -> None:
     assert max(max_id(t.name, 3650, 100) for t in TABLES) < CUSTOM_ID_FLOOR
-    with pytest.raises(SimulatorError, match="would generate IDs up to"):
-        Simulator(simulator.platform, scale=100_000).apply_delta(3650, fast_forward=True)
+    with pytest.raises(SimulatorError, match=r"day 365 at scale 1000 holds about 128,290,000 rows, more than one"):
+        Simulator(simulator.platform, scale=1000).apply_delta(365, fast_forward=True)
+    assert simulator.status()["day"] is None
 
 
 def test_long_loads_report_progress_and_rate(simulator: Simulator, caplog: pytest.LogCaptureFixture) -> None:
