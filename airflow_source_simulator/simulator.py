@@ -18,7 +18,7 @@ from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state as generated_state
-from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR, MAX_DAY, PROFILES, max_id
+from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR, PROFILES, max_id
 from airflow_source_simulator.errors import NotOursError, SimulatorError, VerificationError
 from airflow_source_simulator.ledger import Ledger, LedgerEntry
 from airflow_source_simulator.names import validate_schema_name
@@ -39,6 +39,7 @@ from airflow_source_simulator.states import (
     check_state_size,
     expected_tables,
     is_packaged,
+    parse_day,
     parse_profile,
     parse_scale,
     state_digest,
@@ -57,27 +58,6 @@ def _in_session(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return cast(F, wrapper)
-
-
-def parse_day(value: object) -> int:
-    """A delta day from an int or an integer string (a rendered template); anything else is refused."""
-    allowed = "a whole number from 1 (days past 3 are generated)"
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        raise SimulatorError(f"day={value!r} is not valid: give {allowed}.")
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.lstrip("+-").isdigit():
-            raise SimulatorError(f"day={value!r} is not a whole number: give {allowed}.")
-        value = int(text)
-    if not isinstance(value, int):
-        raise SimulatorError(f"day={value!r} is not valid: give {allowed}.")
-    if value < 1:
-        raise SimulatorError(
-            f"day={value} is not valid: days start at 1 (day 0 is the baseline; use LoadBaselineOperator)."
-        )
-    if value > MAX_DAY:
-        raise SimulatorError(f"day={value} is past the last simulated day, {MAX_DAY} (ten years after day 1).")
-    return value
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import canonical_rows, digest
 from airflow_source_simulator.data.generate import state as generated_state
-from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, CUSTOM_ID_FLOOR, PROFILES, max_id
+from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, CUSTOM_ID_FLOOR, MAX_DAY, PROFILES, max_id
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import TABLES, tables_at
 
@@ -22,6 +22,27 @@ MAX_SCALE = 100_000
 def is_packaged(day: int, scale: int, profile: str = CLASSIC) -> bool:
     """The classic days at scale 1 ship as SQL; so does every profile's baseline, which is the same."""
     return scale == 1 and (day == 0 or (profile == CLASSIC and day in CLASSIC_DAYS))
+
+
+def parse_day(value: object, *, baseline: bool = False) -> int:
+    """A delta day (or, with ``baseline``, any state's day) from an int or an integer string (a rendered
+    template); anything else is refused."""
+    allowed = f"a whole number from {0 if baseline else 1} (days past 3 are generated)"
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        raise SimulatorError(f"day={value!r} is not valid: give {allowed}.")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("+-").isdigit():
+            raise SimulatorError(f"day={value!r} is not a whole number: give {allowed}.")
+        value = int(text)
+    if not isinstance(value, int):
+        raise SimulatorError(f"day={value!r} is not valid: give {allowed}.")
+    if value < (0 if baseline else 1):
+        first = "0, the baseline" if baseline else "1 (day 0 is the baseline; use LoadBaselineOperator)"
+        raise SimulatorError(f"day={value} is not valid: days start at {first}.")
+    if value > MAX_DAY:
+        raise SimulatorError(f"day={value} is past the last simulated day, {MAX_DAY} (ten years after day 1).")
+    return value
 
 
 def parse_profile(value: object) -> str:

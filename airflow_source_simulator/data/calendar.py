@@ -48,19 +48,19 @@ def day_of(ts: I64) -> I64:
     return (ts - DAY_ONE) // DAY + 1
 
 
-def spread(n: int, start: int, span: int, h: U64) -> I64:
-    """``n`` non-decreasing timestamps in ``[start, start + span)``: slot ``i`` plus a hashed jitter.
+def spread(slot: I64, n: int | I64, start: int | I64, span: int | I64, h: U64) -> I64:
+    """Timestamps for slots ``0..n-1`` in ``[start, start + span)``: the slot's share plus a hashed jitter.
 
-    Keys created in ID order get increasing timestamps, as in a real source system.
+    Keys created in ID order get non-decreasing timestamps, as in a real source system; each key's
+    timestamp needs only its own slot, so any range of keys can be computed on its own.
     """
-    i = np.arange(n, dtype=np.int64)
-    lo = start + (i * span) // n
-    hi = start + ((i + 1) * span) // n
+    lo = start + (slot * span) // n
+    hi = start + ((slot + 1) * span) // n
     return lo + below(h, np.maximum(hi - lo, 1))
 
 
-def count_before(t: I64, n: int, start: int, span: int) -> I64:
-    """How many of ``spread(n, start, span, ...)``'s timestamps are surely earlier than each ``t``."""
+def count_before(t: I64, n: int | I64, start: int | I64, span: int | I64) -> I64:
+    """How many of ``spread(range(n), n, start, span, ...)``'s timestamps are surely earlier than each ``t``."""
     return np.clip(((t - start) * n - 1) // span, 0, n)
 
 

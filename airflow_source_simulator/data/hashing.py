@@ -6,6 +6,7 @@ No sequential random state anywhere, so any row of any day can be computed on it
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -45,13 +46,14 @@ def salt(name: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little"))
 
 
-def hash_keys(keys: npt.ArrayLike, name: str, *extra: int) -> U64:
-    """Hash each key under the salt ``name``; ``extra`` integers (a day, a version) are mixed in."""
+def hash_keys(keys: npt.ArrayLike, name: str, *extra: int | I64) -> U64:
+    """Hash each key under the salt ``name``; ``extra`` integers (a day, a version; one per key or one
+    for all) are mixed in."""
     k = np.asarray(keys)
     as_unsigned = k.view(np.uint64) if k.dtype == np.int64 else k.astype(np.uint64)  # two's complement, as astype
     h = _mix(np.bitwise_xor(as_unsigned, salt(name)))
     for value in extra:
-        np.bitwise_xor(h, np.uint64(value), out=h)
+        np.bitwise_xor(h, np.asarray(value).astype(np.uint64), out=h)
         _mix(h)
     return h
 
@@ -73,6 +75,39 @@ def unit(h: U64) -> npt.NDArray[np.float64]:
     return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
+class _Feistel:
+    """A 4-round Feistel network on ``bits``-bit integers, keyed by ``name``."""
+
+    def __init__(self, n: int, name: str) -> None:
+        bits = max(2, int(n - 1).bit_length())
+        bits += bits % 2
+        self.n = np.uint64(n)
+        self.half = np.uint64(bits // 2)
+        self.mask = np.uint64((1 << (bits // 2)) - 1)
+        self.salts = [salt(f"{name}#round{r}") for r in range(4)]
+
+    def forward(self, x: U64) -> U64:
+        left, right = x >> self.half, x & self.mask
+        for s in self.salts:
+            left, right = right, left ^ (splitmix64(right ^ s) & self.mask)
+        return (left << self.half) | right
+
+    def backward(self, x: U64) -> U64:
+        left, right = x >> self.half, x & self.mask
+        for s in reversed(self.salts):
+            left, right = right ^ (splitmix64(left ^ s) & self.mask), left
+        return (left << self.half) | right
+
+    def walk(self, index: I64, step: Callable[[U64], U64]) -> I64:
+        """Cycle walking: apply ``step`` until the value is back inside ``[0, n)``."""
+        out = step(np.asarray(index).astype(np.uint64))
+        pending = out >= self.n
+        while pending.any():
+            out[pending] = step(out[pending])
+            pending = out >= self.n
+        return out.astype(np.int64)
+
+
 def permute(index: I64, n: int, name: str) -> I64:
     """A keyed bijection of ``[0, n)``: a 4-round Feistel network with cycle walking.
 
@@ -81,21 +116,13 @@ def permute(index: I64, n: int, name: str) -> I64:
     """
     if n <= 1:
         return np.zeros_like(index)
-    bits = max(2, int(n - 1).bit_length())
-    bits += bits % 2
-    half = np.uint64(bits // 2)
-    mask = np.uint64((1 << (bits // 2)) - 1)
-    round_salts = [salt(f"{name}#round{r}") for r in range(4)]
+    network = _Feistel(n, name)
+    return network.walk(index, network.forward)
 
-    def feistel(x: U64) -> U64:
-        left, right = x >> half, x & mask
-        for s in round_salts:
-            left, right = right, left ^ (splitmix64(right ^ s) & mask)
-        return (left << half) | right
 
-    out = feistel(np.asarray(index).astype(np.uint64))
-    pending = out >= np.uint64(n)
-    while pending.any():
-        out[pending] = feistel(out[pending])
-        pending = out >= np.uint64(n)
-    return out.astype(np.int64)
+def unpermute(image: I64, n: int, name: str) -> I64:
+    """The inverse of ``permute(., n, name)``: which index has each image."""
+    if n <= 1:
+        return np.zeros_like(image)
+    network = _Feistel(n, name)
+    return network.walk(image, network.backward)

@@ -9,8 +9,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_source_simulator.names import validate_schema_name
 from airflow_source_simulator.platforms.registry import platform_for_connection
-from airflow_source_simulator.simulator import NEXT_DAY, Simulator, parse_day
-from airflow_source_simulator.states import parse_profile, parse_scale
+from airflow_source_simulator.simulator import NEXT_DAY, Simulator
+from airflow_source_simulator.states import parse_day, parse_profile, parse_scale
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
