@@ -45,6 +45,7 @@ test: lint typecheck unit
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/classic_simulation.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/spark_generation.py
 
 render: $(INSTALLED)
 	$(BIN)/python -m airflow_source_simulator.render --output sql
