@@ -13,7 +13,13 @@ from airflow_source_simulator.schema import tables_at
 
 @pytest.mark.parametrize(
     ("day", "scale", "profile", "step"),
-    [(0, 1, "classic", 37), (3, 1, "classic", 64), (6, 3, "cdc", 211), (40, 2, "classic", 1000)],
+    [
+        (0, 1, "classic", 37),
+        (3, 1, "classic", 64),
+        (6, 3, "cdc", 211),
+        (40, 2, "classic", 1000),
+        (3, 100, "cdc", 90_000),
+    ],
 )
 def test_tables_generated_in_key_ranges_join_up_to_the_whole_table(
     day: int, scale: int, profile: str, step: int

@@ -14,9 +14,11 @@ from __future__ import annotations
 import bisect
 import fractions
 import itertools
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -222,6 +224,15 @@ class PaymentPlan:
         return k, self.offset[k] + payment_id - self.base[k]
 
 
+PARALLEL_FROM = 100_000  # keys; below this, threads cost more than they save
+_WORKERS = max(1, min(os.cpu_count() or 1, 4))
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="source-simulator")
+
+
 @dataclass
 class Generator:
     """Generates the state of one (scale, day). Cheap to build; tables are computed on first use.
@@ -238,6 +249,14 @@ class Generator:
 
     def __post_init__(self) -> None:
         self.end = state_end(self.day)
+
+    def _in_parallel(self, generate: Callable[[I64], Columns], keys: I64) -> Columns:
+        """``generate(keys)``, in slices on every core for a whole large state (NumPy releases the GIL);
+        a key range (a Spark task) stays on one thread, as its executor runs other tasks beside it."""
+        if self.keys is not None or keys.size < PARALLEL_FROM or _WORKERS == 1:
+            return generate(keys)
+        parts = list(_pool().map(generate, np.array_split(keys, _WORKERS)))
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def ids(self, table: str) -> I64:
         """The keys of ``table`` this generator produces (generated tables hold IDs 1..max_id)."""
@@ -267,7 +286,9 @@ class Generator:
 
     @cached_property
     def customers(self) -> Columns:
-        ids = self.ids("customers")
+        return self._in_parallel(self._customer_rows, self.ids("customers"))
+
+    def _customer_rows(self, ids: I64) -> Columns:
         cohort, created = _created("customers", ids, cohorts("customers", self.day, self.scale), CUSTOMERS_SINCE, 7, 14)
 
         first_idx = below(hash_keys(ids, "customers.first"), len(vocab.FIRST_NAMES))
@@ -479,7 +500,8 @@ class Generator:
 
     @cached_property
     def _orders(self) -> dict[str, np.ndarray]:
-        return self._order_facts(self.ids("orders"))
+        self._payment_plan  # noqa: B018 - computed once, before the threads share it
+        return self._in_parallel(self._order_facts, self.ids("orders"))
 
     @cached_property
     def orders(self) -> Columns:
@@ -572,7 +594,13 @@ class Generator:
             hi = _block_holding(last, n, m) + 1
             pairs.append(np.arange(lo, hi, dtype=np.int64) + c * (1 << 32))
         pair = np.concatenate(pairs)
-        rows = self._items(*self._items_of_blocks(pair >> 32, pair & ((1 << 32) - 1)))
+        order_id, counts, first_item = self._items_of_blocks(pair >> 32, pair & ((1 << 32) - 1))
+        if self.keys is None:
+            self._all_prices  # noqa: B018 - computed once, before the threads share it
+        rows = self._in_parallel(
+            lambda rows: self._items(order_id[rows], counts[rows], first_item[rows]),
+            np.arange(order_id.size),
+        )
         keep = (rows["order_item_id"] >= ids[0]) & (rows["order_item_id"] <= ids[-1])
         return rows if keep.all() else {name: values[keep] for name, values in rows.items()}
 
