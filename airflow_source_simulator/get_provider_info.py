@@ -21,6 +21,12 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
+        "asset-uris": [
+            {
+                "schemes": ["source-simulator"],
+                "handler": "airflow_source_simulator.assets.sanitize_uri",
+            }
+        ],
         "operators": [
             {
                 "integration-name": "Source Simulator",

@@ -8,20 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_db: Path) -> Any:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=str(REPO / "example_dags"))
-    sync_bag_to_db(bag, "dags-folder", None)
-    return bag
 
 
 @pytest.fixture
@@ -54,6 +41,7 @@ def test_every_example_dag_parses(dagbag: Any) -> None:
         "source_simulator_classic_days",
         "source_simulator_daily",
         "source_simulator_on_demand",
+        "source_simulator_ingestion",
         "source_simulator_postgres",
         "source_simulator_mssql",
         "source_simulator_databricks",

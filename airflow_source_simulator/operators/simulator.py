@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_source_simulator.assets import SCHEME, source_assets
+from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.names import validate_schema_name
 from airflow_source_simulator.platforms.registry import platform_for_connection
+from airflow_source_simulator.schema import TABLES
 from airflow_source_simulator.simulator import NEXT_DAY, Simulator
 from airflow_source_simulator.states import parse_day, parse_profile, parse_scale
 
@@ -16,6 +20,28 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 DEFAULT_CONN_ID = "duckdb_default"
+AUTO_DAY = "auto"
+
+
+def day_of_run(logical_date: dt.datetime | None, start_date: dt.datetime | None) -> int | str:
+    """The simulated day of a DAG run for ``day="auto"``: the run's place in the schedule, counting the
+    start date's run as day 1 (calendar days in the start date's time zone, so DST does not shift it),
+    or ``"next"`` (the day after the ledger's) for a run without a logical date."""
+    if logical_date is None:
+        return NEXT_DAY
+    if start_date is None:
+        raise SimulatorError(
+            "day='auto' counts days from the DAG's start_date, and this task has none: set start_date, or "
+            "give the day explicitly."
+        )
+    zone = start_date.tzinfo or dt.timezone.utc
+    day = (logical_date.astimezone(zone).date() - start_date.astimezone(zone).date()).days + 1
+    if day < 1:
+        raise SimulatorError(
+            f"day='auto': the logical date {logical_date.isoformat()} is before the start date "
+            f"{start_date.isoformat()}, so it has no simulated day."
+        )
+    return day
 
 
 def _is_template(value: object) -> bool:
@@ -78,6 +104,10 @@ class _SimulatorOperator(BaseOperator):
 class _WritingOperator(_SimulatorOperator):
     """An operator that changes the source tables, at a scale, and may switch change capture on for them.
 
+    Its outlets are the eight tables' assets, ``source-simulator://<conn_id>/<schema>/<table>`` (unless
+    ``outlets`` is given, or the connection or a schema is templated); each asset event's ``extra``
+    holds the operation, the day, whether anything changed, the table's rows and the platform.
+
     :param scale: every volume multiplied by this whole number (1-100,000; default 1, the classic
         counts). A database keeps the scale it was loaded at: reset to change it. (templated)
     :param profile: the change profile: ``classic`` (the operations guide's changes) or ``cdc`` (also
@@ -95,6 +125,12 @@ class _WritingOperator(_SimulatorOperator):
     def __init__(
         self, *, scale: int | str = 1, profile: str = "classic", enable_cdc: bool | str = False, **kwargs: Any
     ) -> None:
+        source = [
+            kwargs.get(k, d)
+            for k, d in (("conn_id", DEFAULT_CONN_ID), ("shop_schema", "jaffle_shop"), ("crm_schema", "jaffle_crm"))
+        ]
+        if "outlets" not in kwargs and not any(_is_template(v) for v in source):
+            kwargs["outlets"] = source_assets(*source)
         super().__init__(**kwargs)
         if not _is_template(profile):
             parse_profile(profile)
@@ -105,6 +141,29 @@ class _WritingOperator(_SimulatorOperator):
             parse_scale(scale)
         self.scale = scale
         self.enable_cdc = enable_cdc
+
+    def _announce(self, context: Context, simulator: Simulator, result: dict[str, Any]) -> dict[str, Any]:
+        """Describe the change in the event of each table asset this task updates."""
+        events = context.get("outlet_events")
+        if events is None:  # executed outside a task run: no asset events to describe
+            return result
+        rows = {t.name: result["tables"].get(simulator.qualified(t)) for t in TABLES}
+        for asset in self.outlets:
+            uri = getattr(asset, "uri", "")
+            table = uri.rsplit("/", 1)[-1]
+            if uri.startswith(f"{SCHEME}://") and table in rows:
+                events[asset].extra = {
+                    "operation": self.operation,
+                    "day": result["day"],
+                    "changed": result.get("changed", True),
+                    "rows": rows[table],
+                    "platform": simulator.platform.name,
+                    "scale": result["scale"],
+                    "profile": result["scenario"],
+                }
+        return result
+
+    operation = ""
 
 
 class _TakeoverOperator(_WritingOperator):
@@ -126,16 +185,22 @@ class LoadBaselineOperator(_TakeoverOperator):
         mechanism name; refused on DuckDB, see the README).
     """
 
+    operation = "load_baseline"
+
     def execute(self, context: Context) -> dict[str, Any]:
-        return self.simulator().load_baseline(force=self.force)
+        simulator = self.simulator()
+        return self._announce(context, simulator, simulator.load_baseline(force=self.force))
 
 
 class ApplyDeltaOperator(_WritingOperator):
     """Apply one day's changes: inserts, updates and soft deletes. Re-applying an applied day is a no-op.
 
-    :param day: the day to apply, an integer or an integer string such as ``"{{ params.day }}"``, or
-        ``"next"`` for the day after the ledger's: 1-3 are the classic days, later ones (up to 3650)
-        are generated. Days are applied in order. (templated)
+    :param day: the day to apply, an integer or an integer string such as ``"{{ params.day }}"``;
+        ``"next"`` for the day after the ledger's; or ``"auto"`` for the run's place in the DAG's
+        schedule (the run at the start date is day 1, the next day's run day 2, ...; a run without a
+        logical date, triggered from the UI or the REST API, applies the day after the ledger's).
+        1-3 are the classic days, later ones (up to 3650) are generated. Days are applied in order.
+        (templated)
     :param fast_forward: build ``day`` directly when the database is further behind (or empty),
         without replaying the days between; the rows are the same as replaying. (templated)
     :param enable_cdc: switch the platform's change capture on before the day's changes, so they are
@@ -146,15 +211,28 @@ class ApplyDeltaOperator(_WritingOperator):
 
     def __init__(self, *, day: int | str, fast_forward: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not _is_template(day) and day != NEXT_DAY:
+        if not _is_template(day) and day not in (NEXT_DAY, AUTO_DAY):
             parse_day(day)
         if not _is_template(fast_forward):
             _parse_flag(fast_forward, "fast_forward")
         self.day = day
         self.fast_forward = fast_forward
 
+    operation = "apply_delta"
+
     def execute(self, context: Context) -> dict[str, Any]:
-        return self.simulator().apply_delta(self.day, fast_forward=_parse_flag(self.fast_forward, "fast_forward"))
+        day: object = self.day
+        if day == AUTO_DAY:
+            day = day_of_run(context.get("logical_date"), self.start_date)
+            self.log.info(
+                "day='auto': %s",
+                "no logical date, so the day after the ledger's"
+                if day == NEXT_DAY
+                else f"logical date {context['logical_date']} is day {day} of the schedule from {self.start_date}",
+            )
+        simulator = self.simulator()
+        fast_forward = _parse_flag(self.fast_forward, "fast_forward")
+        return self._announce(context, simulator, simulator.apply_delta(day, fast_forward=fast_forward))
 
 
 class ResetOperator(_TakeoverOperator):
@@ -165,8 +243,11 @@ class ResetOperator(_TakeoverOperator):
         mechanism name; refused on DuckDB, see the README).
     """
 
+    operation = "reset"
+
     def execute(self, context: Context) -> dict[str, Any]:
-        return self.simulator().reset(force=self.force)
+        simulator = self.simulator()
+        return self._announce(context, simulator, simulator.reset(force=self.force))
 
 
 class StatusOperator(_SimulatorOperator):

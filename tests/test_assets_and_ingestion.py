@@ -1,0 +1,159 @@
+"""Airflow-native scheduling: table assets, days from the calendar, and an ingestion DAG downstream of
+the simulation that keeps a DuckDB warehouse equal to the sources after every day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from airflow_source_simulator.assets import sanitize_uri, source_assets
+from airflow_source_simulator.data.canonical import digest, format_fetched_rows
+from airflow_source_simulator.data.delta import day_delta
+from airflow_source_simulator.errors import SimulatorError
+from airflow_source_simulator.operators.simulator import ApplyDeltaOperator, LoadBaselineOperator, day_of_run
+from airflow_source_simulator.schema import TABLES
+from tests.test_example_dags import return_value, states
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def databases(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, Path]:
+    source, warehouse = tmp_path / "source.duckdb", tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("AIRFLOW_CONN_DUCKDB_DEFAULT", f'{{"conn_type": "duckdb", "host": "{source}"}}')
+    monkeypatch.setenv("AIRFLOW_CONN_DUCKDB_WAREHOUSE", f'{{"conn_type": "duckdb", "host": "{warehouse}"}}')
+    return source, warehouse
+
+
+def table_digests(path: Path, prefix: str = "") -> dict[str, str]:
+    with duckdb.connect(str(path), read_only=True) as db:
+        out = {}
+        for table in TABLES:
+            schema = {"shop": "jaffle_shop", "crm": "jaffle_crm"}[table.role]
+            rows = db.execute(f"SELECT * FROM {prefix}{schema}.{table.name} ORDER BY {table.key}").fetchall()
+            out[table.name] = digest(format_fetched_rows(table, rows))
+        return out
+
+
+def asset_events(dag_run: Any) -> dict[str, list[dict[str, Any]]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetModel.uri, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetEvent.source_dag_id == dag_run.dag_id, AssetEvent.source_run_id == dag_run.run_id)
+            .all()
+        )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for uri, extra in rows:
+        out.setdefault(uri, []).append(extra)
+    return out
+
+
+# --- assets -------------------------------------------------------------------------------------
+def test_writing_operators_declare_the_eight_table_assets_of_their_source() -> None:
+    task = ApplyDeltaOperator(task_id="t", day=1, conn_id="erp", shop_schema="shop", crm_schema="crm")
+    assert [a.uri for a in task.outlets] == [
+        "source-simulator://erp/shop/customers",
+        "source-simulator://erp/shop/products",
+        "source-simulator://erp/shop/orders",
+        "source-simulator://erp/shop/order_items",
+        "source-simulator://erp/shop/payments",
+        "source-simulator://erp/crm/campaigns",
+        "source-simulator://erp/crm/email_activity",
+        "source-simulator://erp/crm/web_sessions",
+    ]
+    assert LoadBaselineOperator(task_id="l", outlets=[]).outlets == []  # the user's choice wins
+    assert LoadBaselineOperator(task_id="m", conn_id="{{ params.conn }}").outlets == []  # unknown until run
+
+
+def test_the_uri_scheme_is_registered_and_checked() -> None:
+    from urllib.parse import urlsplit
+
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    assert "source-simulator" in ProvidersManagerTaskRuntime().asset_uri_handlers
+    uri = "source-simulator://duckdb_default/jaffle_shop/customers"
+    assert sanitize_uri(urlsplit(uri)).geturl() == uri
+    for bad in ("source-simulator://duckdb_default/customers", "source-simulator:///jaffle_shop/customers"):
+        with pytest.raises(ValueError, match="<conn_id>/<schema>/<table>"):
+            sanitize_uri(urlsplit(bad))
+
+
+# --- days from the calendar ------------------------------------------------------------------------
+def test_auto_counts_days_from_the_start_date() -> None:
+    start = dt.datetime(2024, 4, 1, tzinfo=UTC)
+    assert day_of_run(None, start) == "next"
+    assert day_of_run(start, start) == 1
+    assert day_of_run(dt.datetime(2024, 4, 3, 0, 0, tzinfo=UTC), start) == 3
+    assert day_of_run(dt.datetime(2024, 4, 3, 23, 59, tzinfo=UTC), start) == 3
+    # Calendar days in the start date's zone: the short night of a DST change still counts one day.
+    amsterdam = dt.datetime(2024, 3, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    assert day_of_run(dt.datetime(2024, 3, 31, 22, 0, tzinfo=UTC), amsterdam) == 3  # 2024-04-01 00:00 there
+    with pytest.raises(SimulatorError, match="before the start date"):
+        day_of_run(dt.datetime(2024, 3, 31, tzinfo=UTC), start)
+    with pytest.raises(SimulatorError, match="start_date"):
+        day_of_run(start, None)
+
+
+def test_a_run_without_a_logical_date_applies_the_next_day(dagbag: Any, databases: tuple[Path, Path]) -> None:
+    dag = dagbag.get_dag("source_simulator_daily")
+    first = dag.test(logical_date=dt.datetime(2024, 4, 1, tzinfo=UTC))
+    assert return_value(first, "apply_day")["day"] == 1
+    manual = dag.test(logical_date=None)
+    assert manual.state == "success", states(manual)
+    assert return_value(manual, "apply_day")["day"] == 2
+
+
+def test_catch_up_out_of_order_is_refused_clearly_and_changes_nothing(
+    dagbag: Any, databases: tuple[Path, Path], make_simulator: Any, tmp_path: Path
+) -> None:
+    dag = dagbag.get_dag("source_simulator_daily")
+    skipped = dag.test(logical_date=dt.datetime(2024, 4, 3, tzinfo=UTC))
+    assert skipped.state == "failed" and states(skipped)["apply_day"] == "failed"
+    baseline = tmp_path / "baseline.duckdb"
+    make_simulator(baseline).load_baseline()
+    assert table_digests(databases[0]) == table_digests(baseline)
+
+
+# --- the pair: simulation and ingestion ------------------------------------------------------------
+def test_the_ingestion_dag_is_scheduled_on_the_simulation_s_assets(dagbag: Any) -> None:
+    simulation = dagbag.get_dag("source_simulator_daily").get_task("apply_day")
+    ingestion = dagbag.get_dag("source_simulator_ingestion")
+    assert {a.uri for a in simulation.outlets} == {a.uri for a in source_assets()}
+    condition = ingestion.timetable.asset_condition
+    assert type(condition).__name__ == "AssetAll"  # a run once every table has changed
+    assert [a.uri for a in condition.objects] == [a.uri for a in source_assets()]
+
+
+def test_after_every_day_the_warehouse_equals_the_sources(dagbag: Any, databases: tuple[Path, Path]) -> None:
+    source, warehouse = databases
+    simulation, ingestion = dagbag.get_dag("source_simulator_daily"), dagbag.get_dag("source_simulator_ingestion")
+    for day in (1, 2, 3):
+        run = simulation.test(logical_date=dt.datetime(2024, 4, day, tzinfo=UTC))
+        assert run.state == "success", states(run)
+        events = asset_events(run)
+        assert set(events) == {a.uri for a in source_assets()}
+        customers = events["source-simulator://duckdb_default/jaffle_shop/customers"]
+        assert {e["operation"]: (e["day"], e["platform"]) for e in customers}["apply_delta"] == (day, "duckdb")
+
+        copied = ingestion.test()
+        assert copied.state == "success", states(copied)
+        rows = return_value(copied, "ingest")
+        if day > 1:  # the first run copies everything; later ones only the day's changes
+            changes = day_delta(day)
+            for table in TABLES:
+                name = f"{'jaffle_shop' if table.role == 'shop' else 'jaffle_crm'}.{table.name}"
+                expected = changes[table.name].inserted_rows + changes[table.name].updated_rows
+                assert rows[name] == expected, (day, name)
+        assert table_digests(warehouse, prefix="raw_") == table_digests(source), day
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        deleted = db.execute("SELECT count(*) FROM raw_jaffle_shop.orders WHERE deleted_at IS NOT NULL").fetchone()
+    assert deleted is not None and deleted[0] > 0  # soft deletes arrived
