@@ -23,6 +23,13 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# datacontract-cli pins DuckDB < 1.6, so it lives in its own venv; tests/test_contracts.py runs it there.
+DC_VENV := .venv-datacontract
+$(DC_VENV)/.installed: requirements-datacontract.txt
+	$(PYTHON) -m venv $(DC_VENV)
+	$(DC_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-datacontract.txt
+	touch $@
+
 $(AIRFLOW_HOME)/airflow.db: $(INSTALLED)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1
@@ -37,7 +44,7 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-unit: $(INSTALLED)
+unit: $(INSTALLED) $(DC_VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -51,4 +58,4 @@ render: $(INSTALLED)
 	$(BIN)/python -m airflow_source_simulator.render --output sql
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) build dist *.egg-info
+	rm -rf $(VENV) $(DC_VENV) $(AIRFLOW_HOME) build dist *.egg-info

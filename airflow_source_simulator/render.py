@@ -1,4 +1,4 @@
-"""Render the packaged SQL and the manifest from the generator.
+"""Render the packaged SQL, the manifest and the consumer contracts from the generator and the schema.
 
     python -m airflow_source_simulator.render --output sql
 
@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from airflow_source_simulator import contracts
 from airflow_source_simulator.data.canonical import canonical_rows, digest, state_digest
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import Columns, Generator
@@ -19,6 +20,7 @@ from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.platforms.registry import PLATFORMS
 from airflow_source_simulator.schema import LEDGER, LEDGER_TABLE, TABLES, TABLES_BY_NAME, Table, tables_at
 from airflow_source_simulator.statements import PLACEHOLDERS, Rows, Statement, Step, format_file
+from airflow_source_simulator.version import __version__
 
 SCALE = 1
 
@@ -121,6 +123,31 @@ def day_file(day: int) -> str:
     return f"day_{day:02d}.sql"
 
 
+CONTRACTS_FOLDER = "contracts"
+ODCS_FOLDER = f"{CONTRACTS_FOLDER}/odcs"
+DBT_SOURCES_FILE = f"{CONTRACTS_FOLDER}/dbt/sources.yml"
+
+
+def render_contracts(output: Path, version: str = __version__) -> list[Path]:
+    """Write the ODCS documents and the dbt sources under ``output``; returns the paths written.
+
+    The per-state manifest is not repeated: the contracts point to ``manifest.json`` beside them.
+    """
+    if "+unknown" in version:
+        # The contracts carry the package version: rendered from a checkout that was never installed,
+        # they would carry a made-up one.
+        raise RuntimeError(f"the package version is {version}: install the project (pip install -e .) first")
+    written = []
+    texts = {f"{ODCS_FOLDER}/{name}": text for name, text in contracts.odcs_contracts(version).items()}
+    texts[DBT_SOURCES_FILE] = contracts.dbt_sources_yaml(version)
+    for relative, text in texts.items():
+        path = output / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def render(output: Path) -> list[Path]:
     """Write every packaged file under ``output``; returns the paths written."""
     states = [Generator(day, SCALE) for day in (0, *CLASSIC_DAYS)]
@@ -151,7 +178,7 @@ def render(output: Path) -> list[Path]:
             write(folder / day_file(day), format_file(header(f"delta of day {day}"), body))
     write(output / "manifest.json", json.dumps(manifest(states), indent=2, sort_keys=True) + "\n")
     write(output / "changes.json", json.dumps(profile_changes(), sort_keys=True) + "\n")
-    return written
+    return written + render_contracts(output)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The committed SQL and manifest are exactly what the generator renders today."""
+"""The committed SQL, manifest and contracts are exactly what the generator renders today."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def test_committed_sql_equals_a_fresh_rendering(tmp_path: Path) -> None:
         assert committed.exists(), f"sql/{relative} is not committed: run `make render`"
         assert committed.read_text() == path.read_text(), f"sql/{relative} is stale: run `make render`"
     rendered = {p.relative_to(tmp_path) for p in written}
-    on_disk = {p.relative_to(REPO / "sql") for p in (REPO / "sql").rglob("*") if p.suffix in (".sql", ".json")}
+    on_disk = {
+        p.relative_to(REPO / "sql") for p in (REPO / "sql").rglob("*") if p.suffix in (".sql", ".json", ".yaml", ".yml")
+    }
     assert on_disk == rendered, "sql/ holds files the renderer no longer writes"
 
 

@@ -1,4 +1,4 @@
-"""The wheel carries the packaged SQL and registers the provider: built, installed fresh, and run."""
+"""The wheel carries the packaged SQL and contracts and registers the provider: built, installed fresh, and run."""
 
 from __future__ import annotations
 
@@ -48,10 +48,17 @@ def test_the_built_wheel_runs_an_operator_in_a_fresh_venv(tmp_path: Path) -> Non
     (fresh_site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True)
 
+    contracts = sorted(p.name.removesuffix(".odcs.yaml") for p in (REPO / "sql" / "contracts" / "odcs").glob("*.yaml"))
     script = textwrap.dedent(
         f"""
         import airflow_source_simulator as sim
         assert sim.__file__.startswith({str(venv)!r}), sim.__file__
+        from airflow_source_simulator import packaged
+        assert list(packaged.contract_names()) == {contracts!r}, packaged.contract_names()
+        for name in packaged.contract_names():
+            assert str(packaged.contract_file(name)).startswith({str(venv)!r}), packaged.contract_file(name)
+            assert "kind: DataContract" in packaged.contract(name), name
+        assert "loaded_at_field: updated_at" in packaged.dbt_sources()
         from airflow.providers_manager import ProvidersManager
         assert "airflow-source-simulator" in ProvidersManager().providers
         from airflow_source_simulator import LoadBaselineOperator, StatusOperator

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_source_simulator.errors import SimulatorError
+from airflow_source_simulator.hooks.source_simulator import CONN_TYPE, platform_of
 from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.platforms.databricks import DatabricksPlatform
 from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
@@ -34,5 +35,14 @@ def platform_for_connection(conn_id: str) -> Platform:
             f"Airflow connection {conn_id!r} does not exist. Create it, for example with "
             f'AIRFLOW_CONN_{conn_id.upper()}=\'{{"conn_type": "duckdb", "host": "/path/to/source.duckdb"}}\'.'
         ) from None
-    platform = platform_for_conn_type(connection.conn_type)
-    return platform.from_connection(conn_id, connection)
+    conn_type = connection.conn_type
+    if conn_type == CONN_TYPE:  # the simulator's own form: its platform field names the engine
+        chosen = platform_of(connection.extra_dejson)
+        names = {p.name: p for p in PLATFORMS}
+        if chosen not in names:
+            raise SimulatorError(
+                f"connection {conn_id!r} (type {CONN_TYPE}) has platform={chosen!r}; set its platform to one of "
+                f"{', '.join(names)}."
+            )
+        return names[chosen].from_connection(conn_id, connection)
+    return platform_for_conn_type(conn_type).from_connection(conn_id, connection)
