@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 SOURCE_DB ?= $(CURDIR)/.airflow/simulated_source.duckdb
 export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(SOURCE_DB)"}
 
-.PHONY: simulate test lint typecheck unit bench render clean
+.PHONY: simulate test lint typecheck unit e2e bench render clean
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ unit: $(INSTALLED) $(DC_VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Only the end-to-end test (`unit` runs it too): a real api-server, scheduler and dag-processor
+# run the classic days, triggered over the REST API.
+e2e: $(INSTALLED)
+	$(BIN)/pytest tests/test_airflow_server.py
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/classic_simulation.py
