@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from airflow_source_simulator import packaged
-from airflow_source_simulator.data.canonical import digest, format_fetched_rows
+from airflow_source_simulator.data.canonical import canonical_rows, digest, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state as generated_state
 from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR, PROFILES, max_id
@@ -47,6 +47,7 @@ from airflow_source_simulator.states import (
 from airflow_source_simulator.version import __version__
 
 NEXT_DAY = "next"
+_FORCE_MEANING = "True takes over same-named tables the simulator did not create, replacing their rows"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,7 +55,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _in_session(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Simulator, *args: Any, **kwargs: Any) -> Any:
-        with self.platform.session():
+        with self.platform.session(self.log):
+            return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _writing(method: F) -> F:
+    """An operation that changes the source: one writer at a time, from its ledger check to its commit, so a
+    second writer waits and then reads the ledger the first one wrote (the platform's lock)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Simulator, *args: Any, **kwargs: Any) -> Any:
+        with self.platform.session(self.log), self.platform.exclusive(self.schemas["shop"], self.log):
             return method(self, *args, **kwargs)
 
     return cast(F, wrapper)
@@ -71,6 +84,14 @@ class Inspection:
     @property
     def loaded(self) -> bool:
         return self.entry is not None
+
+
+def _flag(value: object, name: str, meaning: str) -> bool:
+    """A flag must be a bool: the text "False" is truthy, and a flag that takes over or rebuilds tables must not
+    be switched on by it."""
+    if not isinstance(value, bool):
+        raise SimulatorError(f"{name}={value!r} is not valid: give True or False ({meaning}). Nothing was changed.")
+    return value
 
 
 class Simulator:
@@ -104,22 +125,29 @@ class Simulator:
         return f"{self.platform.quote(self.schemas[table.role])}.{table.name}"
 
     # --- inspection -----------------------------------------------------------------------------
-    def inspect(self) -> Inspection:
+    def inspect(self, *, take_over: bool = False) -> Inspection:
+        """What the database holds. A ledger this version cannot read (written by a newer version) is refused,
+        unless ``take_over`` (a reset with ``force=True``, which replaces the state with this version's)."""
         present = self.platform.existing_tables(sorted(set(self.schemas.values())))
         tables = {t.name for t in TABLES if (self.schemas[t.role], t.name) in present}
         owned = (self.schemas["shop"], LEDGER_TABLE) in present
         entry = self.ledger.last_entry() if owned else None
-        if entry is not None and entry.ledger_version > LEDGER_VERSION:
-            raise SimulatorError(
-                f"{self.schemas['shop']}.{LEDGER_TABLE} was written by airflow-source-simulator "
-                f"{entry.package_version} (ledger version {entry.ledger_version}); this is {__version__} "
-                f"(ledger version {LEDGER_VERSION}). Upgrade the package to operate on this database."
+        if entry is not None and not take_over:
+            remedy = (
+                "Nothing was changed. Upgrade airflow-source-simulator to operate on this database, or reset it "
+                "with this version: ResetOperator(force=True) reloads the baseline (the ledger keeps its history)."
             )
-        if entry is not None and entry.scenario not in PROFILES:
-            raise SimulatorError(
-                f"the database holds profile {entry.scenario!r}; this package version serves "
-                f"{', '.join(PROFILES)}. Reset it, or use the version that wrote it."
-            )
+            if entry.ledger_version > LEDGER_VERSION:
+                raise SimulatorError(
+                    f"{self.schemas['shop']}.{LEDGER_TABLE} was written by airflow-source-simulator "
+                    f"{entry.package_version} (ledger version {entry.ledger_version}); this is {__version__} "
+                    f"(ledger version {LEDGER_VERSION}). {remedy}"
+                )
+            if entry.scenario not in PROFILES:
+                raise SimulatorError(
+                    f"the database holds profile {entry.scenario!r} (written by airflow-source-simulator "
+                    f"{entry.package_version}); this is {__version__}, which serves {', '.join(PROFILES)}. {remedy}"
+                )
         return Inspection(entry, tables, owned)
 
     def _refuse_foreign_tables(self, inspection: Inspection, force: bool) -> None:
@@ -206,6 +234,13 @@ class Simulator:
             for t, lo, hi in checks
         )
         taken = {str(name): int(count) for name, count in self.platform.query(sql) if int(count)}
+        if taken and not self.platform.transactional:
+            # No transactions: an interrupted run of this day may have inserted some of its rows already (its
+            # ledger row, written last, is missing). Rows equal to the day's own are not in the way.
+            foreign = {
+                t.name: self._rows_not_of_day(day, t, lo, hi, taken[t.name]) for t, lo, hi in checks if t.name in taken
+            }
+            taken = {name: count for name, count in foreign.items() if count}
         if taken:
             found = "; ".join(
                 f"{self.qualified(t)} IDs {lo}-{hi}: {taken[t.name]} taken" for t, lo, hi in checks if t.name in taken
@@ -214,6 +249,18 @@ class Simulator:
                 f"day {day} inserts rows whose IDs are already taken ({found}). Nothing was changed. Give rows of "
                 f"your own IDs from {CUSTOM_ID_FLOOR:,} up, which the simulator never generates, or reset."
             )
+
+    def _rows_not_of_day(self, day: int, table: Table, lo: int, hi: int, taken: int) -> int:
+        """How many of the ``taken`` rows with IDs ``lo``-``hi`` differ from the rows ``day`` inserts there."""
+        shape = next(t for t in tables_at(self.profile, day) if t.name == table.name)
+        present = self.platform.existing_columns(self.schemas[table.role], table.name)
+        if not set(shape.column_names) <= present:  # a column the day's rows carry is missing: none is the day's
+            return taken
+        rows = self.platform.query(
+            f"SELECT {', '.join(shape.column_names)} FROM {self.ref(table)} WHERE {table.key} BETWEEN {lo} AND {hi}"
+        )
+        inserted = set(canonical_rows(shape, day_delta(day, self.scale, profile=self.profile)[table.name].inserted))
+        return sum(line not in inserted for line in format_fetched_rows(shape, rows))
 
     def _run(self, title: str, work: Sequence[Work], loading: bool, transaction: bool = True) -> None:
         self.log.info("%s", title)
@@ -240,6 +287,13 @@ class Simulator:
                 self.log.error(
                     "✗ %s stopped part-way: %s has no multi-statement transactions. Run the same operation again "
                     "to complete it; every statement is idempotent and the ledger is written last.",
+                    title.rstrip("."),
+                    self.platform.title,
+                )
+            elif transaction:
+                self.log.error(
+                    "✗ %s failed. On %s it is one transaction, so the database holds the state before it (or, had "
+                    "the commit gone through, the whole new state), never a part of it. Run it again.",
                     title.rstrip("."),
                     self.platform.title,
                 )
@@ -285,8 +339,9 @@ class Simulator:
             )
 
     # --- operations -----------------------------------------------------------------------------
-    @_in_session
+    @_writing
     def load_baseline(self, *, force: bool = False) -> dict[str, Any]:
+        force = _flag(force, "force", _FORCE_MEANING)
         inspection = self.inspect()
         if inspection.loaded:
             assert inspection.entry is not None
@@ -302,7 +357,7 @@ class Simulator:
         self._load(inspection, "load_baseline", title, force)
         return self.status(changed=True)
 
-    @_in_session
+    @_writing
     def apply_delta(self, day: object, *, fast_forward: bool = False) -> dict[str, Any]:
         """Apply ``day`` (an int, an integer string, or ``"next"``: the day after the ledger's).
 
@@ -310,6 +365,7 @@ class Simulator:
         ``day`` directly, without replaying the days between: the same rows as replaying them.
         """
         number = None if day == NEXT_DAY else parse_day(day)
+        fast_forward = _flag(fast_forward, "fast_forward", "True builds the day directly, replacing the tables' rows")
         inspection = self.inspect()
         entry = inspection.entry
         if entry is None and not fast_forward:
@@ -345,9 +401,12 @@ class Simulator:
         self._run(f"Applying day {number:02d} delta changes...", work, loading=False)
         return self.status(changed=True)
 
-    @_in_session
+    @_writing
     def reset(self, *, force: bool = False) -> dict[str, Any]:
-        self._load(self.inspect(), "reset", "Resetting source databases to baseline...", force)
+        """Reload the baseline into the simulator's tables. ``force`` also takes over same-named tables the
+        simulator did not create, and a database written by a newer version of the package."""
+        force = _flag(force, "force", _FORCE_MEANING)
+        self._load(self.inspect(take_over=force), "reset", "Resetting source databases to baseline...", force)
         return self.status(changed=True)
 
     @_in_session

@@ -247,10 +247,10 @@ def test_schema_names_that_are_not_plain_identifiers_are_refused(make_simulator:
 
 
 def test_custom_schema_names_hold_the_same_data(make_simulator: SimulatorFactory, tmp_path: Path) -> None:
-    custom = make_simulator(tmp_path / "custom.duckdb", shop_schema="erp", crm_schema="select")
+    custom = make_simulator(tmp_path / "custom.duckdb", shop_schema="erp", crm_schema="marketing")
     custom.load_baseline()
     result = custom.apply_delta(1)
-    assert result["tables"]["erp.customers"] == 125 and result["tables"]["select.web_sessions"] == 200
+    assert result["tables"]["erp.customers"] == 125 and result["tables"]["marketing.web_sessions"] == 200
     assert custom.status(verify=True)["verified"] is True
 
 

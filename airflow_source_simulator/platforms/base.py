@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from logging import Logger, getLogger
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_source_simulator.data.canonical import NULL, SEPARATOR, canonical_rows
@@ -15,6 +16,9 @@ from airflow_source_simulator.statements import Rows, Statement, Step, Work
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
     from airflow.sdk import Connection
+
+
+_LOG = getLogger(__name__)
 
 
 class HeldConnection:
@@ -176,8 +180,16 @@ class Platform(ABC):
         return []
 
     # --- running --------------------------------------------------------------------------------
+    # How long a writing operation waits for another one on the same source before it gives up.
+    lock_wait_seconds: ClassVar[float] = 600.0
+
+    def connect(self, log: Logger) -> Any:
+        """Open the DB-API connection an operation holds. Platforms turn their engine's failures that a
+        user can act on (a file another process holds) into a ``SimulatorError`` here."""
+        return self.hook.get_conn()
+
     @contextmanager
-    def session(self) -> Iterator[None]:
+    def session(self, log: Logger | None = None) -> Iterator[None]:
         """Hold one connection for a whole operation (its checks, its transaction, its status); re-entrant.
 
         Hooks open a connection per run(): a DuckDB file costs ~30 ms to open, a Databricks session
@@ -187,7 +199,7 @@ class Platform(ABC):
             yield
             return
         try:
-            conn = self.hook.get_conn()
+            conn = self.connect(log or _LOG)
         except SimulatorError:
             raise
         except Exception as error:
@@ -200,11 +212,23 @@ class Platform(ABC):
             del self.hook.get_conn
             conn.close()
 
+    def exclusive(self, name: str, log: Logger) -> AbstractContextManager[None]:
+        """Keep other writers of the source whose ledger is in schema ``name`` out until the block ends.
+
+        Entered inside ``session()``, before the ledger is read, so that a second writer waits and then
+        reads the ledger the first one wrote (a day already applied is then a logged no-op). Platforms
+        with a lock to take override this; where there is none, the ledger's primary key (transactional
+        engines) makes the second of two concurrent writers fail instead of applying a day twice.
+        """
+        return nullcontext()
+
     def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
         """Run ``work`` (in one transaction if asked and possible), calling ``on_step`` after each statement.
 
         Generated rows go in bulk where the platform has a bulk path, and as batched statements elsewhere.
         """
+        # An engine without multi-statement transactions runs every statement on its own (autocommit).
+        transaction = transaction and self.transactional
         if self.bulk and any(isinstance(w, Rows) for w in work):
             self.run_bulk(work, on_step, transaction=transaction)
             return

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from logging import Logger
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import duckdb
 
 from airflow_source_simulator.data.arrow import to_arrow
 from airflow_source_simulator.data.canonical import NULL, SEPARATOR
@@ -15,6 +22,16 @@ from airflow_source_simulator.statements import Rows
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
+
+# DuckDB's error when another process holds the file: 'Could not set lock on file "…": Conflicting lock is
+# held in /usr/bin/python3 (PID 123)'.
+_FILE_LOCKED = re.compile(
+    r"Could not set lock on file .*Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)", re.S
+)
+# Connections of one process to one file share a database, where two writers conflict only at commit:
+# writing operations take this per-file lock in the process instead.
+_PROCESS_LOCKS: dict[str, threading.RLock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
 
 _TYPES: dict[str, str] = {
     "int": "INTEGER",
@@ -61,6 +78,64 @@ class DuckDBPlatform(Platform):
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
         return cls(DuckDBHook(database=database, log_sql=False))
+
+    # --- concurrency -------------------------------------------------------------------------------
+    # DuckDB lets one process at a time open a file for writing; simulator operations take seconds at most,
+    # so another task's is waited for. A program that keeps the file open (a SQL client) is not: the wait
+    # is short, and the message says what to do.
+    lock_wait_seconds = 60.0
+    lock_poll_seconds = 0.1
+
+    def database_name(self) -> str:
+        """The database, for messages: a file path, or ``md:<database>`` without the MotherDuck token."""
+        return str(self.hook.get_database()).split("?", 1)[0]
+
+    def connect(self, log: Logger) -> Any:
+        started = time.monotonic()
+        pause, waiting = self.lock_poll_seconds, False
+        while True:
+            try:
+                return self.hook.get_conn()
+            except duckdb.IOException as error:
+                held = _FILE_LOCKED.search(str(error))
+                if held is None:
+                    raise
+                if time.monotonic() - started >= self.lock_wait_seconds:
+                    raise SimulatorError(
+                        f"the DuckDB file {self.database_name()} is in use by another process (PID {held['pid']}, "
+                        f"{held['program']}), most likely another task writing it: DuckDB lets one process at a time "
+                        f"open a file for writing. Waited {self.lock_wait_seconds:.0f} s; nothing was changed. Run this "
+                        "task again once the other has finished (task retries do that), give DAGs that write this "
+                        "file max_active_runs=1, and close programs that keep it open (a SQL client, a notebook)."
+                    ) from error
+                if not waiting:
+                    log.info(
+                        "The DuckDB file %s is in use by another process (PID %s); waiting up to %.0f s for it.",
+                        self.database_name(),
+                        held["pid"],
+                        self.lock_wait_seconds,
+                    )
+                    waiting = True
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+    @contextmanager
+    def exclusive(self, name: str, log: Logger) -> Iterator[None]:
+        database = str(self.hook.get_database())
+        key = database if database.startswith("md:") or database == ":memory:" else os.path.realpath(database)
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault(key, threading.RLock())
+        if not lock.acquire(blocking=False):
+            log.info("Waiting for another operation on %s in this process to finish.", self.database_name())
+            if not lock.acquire(timeout=self.lock_wait_seconds):
+                raise SimulatorError(
+                    f"another operation in this process has been writing {self.database_name()} for over "
+                    f"{self.lock_wait_seconds:.0f} s. Nothing was changed. Run this task again once it has finished."
+                )
+        try:
+            yield
+        finally:
+            lock.release()
 
     @classmethod
     def _cast(cls, column: Column, field: str) -> str:

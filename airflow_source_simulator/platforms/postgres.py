@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from logging import Logger
 from typing import TYPE_CHECKING, Any
 
 from airflow_source_simulator.data.arrow import to_arrow, to_csv
+from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.platforms.base import Platform
 from airflow_source_simulator.schema import Table
 from airflow_source_simulator.statements import Rows, Statement, Step
@@ -22,6 +25,7 @@ _TYPES: dict[str, str] = {
     "bool": "BOOLEAN",
 }
 PUBLICATION_PREFIX = "source_simulator_"
+LOCK_PREFIX = "airflow_source_simulator:"
 
 
 def publication_name(shop_schema: str) -> str:
@@ -82,6 +86,60 @@ class PostgresPlatform(Platform):
                 "can create its replication slot."
             )
         return notes
+
+    # --- concurrency -------------------------------------------------------------------------------
+    lock_poll_seconds = 0.2
+
+    @staticmethod
+    def lock_key(name: str) -> str:
+        """The advisory lock (a bigint) of the source whose ledger is in schema ``name`` (a plain identifier)."""
+        return f"hashtextextended('{LOCK_PREFIX}{name}', 0)"
+
+    @contextmanager
+    def exclusive(self, name: str, log: Logger) -> Iterator[None]:
+        """A session-level advisory lock on the held connection, from the ledger check to after the commit.
+
+        Session-level, not transaction-level: the ledger is read in transactions of its own before the
+        operation's transaction starts, and the lock has to cover both. A connection that dies releases it.
+        """
+        key = self.lock_key(name)
+        started = time.monotonic()
+        waiting = False
+        while not self.query(f"SELECT pg_try_advisory_lock({key})")[0][0]:
+            waited = time.monotonic() - started
+            if waited > self.lock_wait_seconds:
+                raise SimulatorError(
+                    f"another operation has been writing the simulated source in schema {name} for over "
+                    f"{self.lock_wait_seconds:.0f} s ({self._lock_holders(key)}). Nothing was changed. Run this task "
+                    "again once it has finished, and give DAGs that write this source max_active_runs=1."
+                )
+            if not waiting:
+                log.info(
+                    "Waiting for another operation on schema %s to finish (%s); then the ledger is read again.",
+                    name,
+                    self._lock_holders(key),
+                )
+                waiting = True
+            time.sleep(self.lock_poll_seconds)
+        if waiting:
+            log.info("The other operation on schema %s finished after %.1f s.", name, time.monotonic() - started)
+        try:
+            yield
+        finally:
+            # After a lost connection there is nothing to unlock: the server released it with the session.
+            with suppress(Exception):
+                self.query(f"SELECT pg_advisory_unlock({key})")
+
+    def _lock_holders(self, key: str) -> str:
+        """Who holds the lock, for the log: the PostgreSQL server process (pg_stat_activity.pid) of its session."""
+        rows = self.query(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            f"AND ((classid::bigint << 32) | objid::bigint) = {key}"
+        )
+        return (
+            f"held by PostgreSQL server process {', '.join(str(pid) for (pid,) in rows)}" if rows else "just released"
+        )
 
     # --- bulk: generated rows through COPY, as CSV written by Arrow ---------------------------
     bulk = True

@@ -1,0 +1,372 @@
+"""What the reliability tests share: reading a source back, striking its connection, and running the
+transactional engines the way Databricks runs (no transaction).
+
+Everything here drives real engines. A fault is struck on the real DB-API connection: a DuckDB connection
+is closed, a PostgreSQL backend is terminated from another session (``pg_terminate_backend``); the
+statement that follows then fails inside the driver, as it would after a crash or a network cut.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+import psycopg
+from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+from airflow_source_simulator.data.canonical import digest, format_fetched_rows
+from airflow_source_simulator.platforms.base import Platform
+from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
+from airflow_source_simulator.platforms.postgres import PostgresPlatform
+from airflow_source_simulator.schema import LEDGER_TABLE, TABLES_BY_NAME, Table, tables_at
+from airflow_source_simulator.statements import Statement, Step, Work
+from airflow_source_simulator.states import expected_tables
+from tests.postgres_server import PostgresServer
+
+# Ledger columns compared between states: all but the wall-clock ``applied_at``.
+LEDGER_COLUMNS = "seq, operation, day, scale, scenario, package_version, ledger_version, state_digest"
+SCHEMAS = ("jaffle_shop", "jaffle_crm")
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+# --- reading a source back, on a connection of the test's own -------------------------------------------
+def _snapshot(execute: Callable[[str], list[tuple[Any, ...]]], schemas: Sequence[str]) -> Snapshot:
+    names = ", ".join(f"'{s}'" for s in schemas)
+    tables = execute(
+        f"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ({names}) ORDER BY 1, 2"
+    )
+    out: Snapshot = {}
+    for schema, table in tables:
+        # The simulator's ledger without its wall-clock column; a same-named table elsewhere is not it.
+        columns = LEDGER_COLUMNS if (schema, table) == ("jaffle_shop", LEDGER_TABLE) else "*"
+        out[f"{schema}.{table}"] = execute(f'SELECT {columns} FROM "{schema}"."{table}" ORDER BY 1')
+    return out
+
+
+def duckdb_snapshot(path: Path, schemas: Sequence[str] = ("jaffle_shop", "jaffle_crm")) -> Snapshot:
+    """Every row of every table in ``schemas`` (the ledger without its wall-clock column)."""
+    if not path.exists():
+        return {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        return _snapshot(lambda sql: con.execute(sql).fetchall(), schemas)
+
+
+def postgres_snapshot(uri: str, schemas: Sequence[str] = ("jaffle_shop", "jaffle_crm")) -> Snapshot:
+    with psycopg.connect(uri, autocommit=True) as conn:
+        return _snapshot(lambda sql: conn.execute(sql).fetchall(), schemas)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A source in brief: the ledger's rows (but their wall-clock column), and each other table's row count
+    and the MD5 of its rows as text, in text order, computed by the engine (much cheaper than a snapshot)."""
+
+    ledger: list[tuple[Any, ...]]
+    tables: dict[str, tuple[int, str]]
+
+
+_ROW_TEXT = {"duckdb": "CAST(t AS VARCHAR)", "postgres": "t::text"}
+
+
+def _fingerprint(engine: str, execute: Callable[[str], list[tuple[Any, ...]]], schemas: Sequence[str]) -> Fingerprint:
+    names = ", ".join(f"'{s}'" for s in schemas)
+    tables = execute(
+        f"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ({names}) ORDER BY 1, 2"
+    )
+    ledger = [f'"{schema}"."{table}"' for schema, table in tables if (schema, table) == ("jaffle_shop", LEDGER_TABLE)]
+    others = [(schema, table) for schema, table in tables if (schema, table) != ("jaffle_shop", LEDGER_TABLE)]
+    text = _ROW_TEXT[engine]
+    figures = (
+        execute(
+            " UNION ALL ".join(
+                f"SELECT '{schema}.{table}', COUNT(*), md5(COALESCE(string_agg({text}, chr(10) ORDER BY {text}), '')) "
+                f'FROM "{schema}"."{table}" AS t'
+                for schema, table in others
+            )
+        )
+        if others
+        else []
+    )
+    return Fingerprint(
+        execute(f"SELECT {LEDGER_COLUMNS} FROM {ledger[0]} ORDER BY 1") if ledger else [],
+        {str(name): (int(count), str(md5)) for name, count, md5 in figures},
+    )
+
+
+def fingerprint_through(platform: Platform) -> Fingerprint:
+    """The fingerprint read on the platform's own connection (within its session: no second connection)."""
+    return _fingerprint(platform.name, platform.query, SCHEMAS)
+
+
+def ledger_rows(snapshot: Snapshot, shop_schema: str = "jaffle_shop") -> list[tuple[Any, ...]]:
+    return snapshot.get(f"{shop_schema}.{LEDGER_TABLE}", [])
+
+
+def table_digests(snapshot: Snapshot, day: int, scale: int = 1, profile: str = "classic") -> dict[str, str]:
+    """The content digest of each table of state ``day`` as the snapshot holds it (the manifest's canonical form)."""
+    out = {}
+    for table in tables_at(profile, day):
+        schema = "jaffle_shop" if table.role == "shop" else "jaffle_crm"
+        rows = snapshot.get(f"{schema}.{table.name}", [])
+        # The snapshot reads ``*``, and the tables' columns are created in the schema's order.
+        out[table.name] = digest(format_fetched_rows(table, rows))
+    return out
+
+
+@functools.cache
+def expected_digests(day: int, scale: int = 1, profile: str = "classic") -> dict[str, str]:
+    """The manifest's digest of each table at (scale, day, profile) (generated states' computed once)."""
+    return {name: figures["digest"] for name, figures in expected_tables(day, scale, profile).items()}
+
+
+def holds_state(snapshot: Snapshot, day: int, scale: int = 1) -> bool:
+    """The ledger's last row says ``day`` and every table equals the manifest of that day."""
+    ledger = ledger_rows(snapshot)
+    return bool(ledger) and ledger[-1][2] == day and table_digests(snapshot, day, scale) == expected_digests(day, scale)
+
+
+# --- striking the connection ----------------------------------------------------------------------------
+@dataclass
+class Fault:
+    """Counts every call that reaches the server (execute, COPY, commit) and, at call number ``at``, strikes
+    the connection just before the call goes out. ``calls`` names each call, for messages."""
+
+    at: int | None = None
+    calls: list[str] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)  # the SQL of every execute and COPY, in full
+    strike: Callable[[], None] = lambda: None
+    struck: bool = False
+
+    def before(self, call: str, sql: object = None) -> None:
+        self.calls.append(call)
+        if sql is not None:
+            self.statements.append(str(sql))
+        if len(self.calls) == self.at:
+            self.struck = True
+            self.strike()
+
+
+def _describe(sql: object) -> str:
+    return " ".join(str(sql).split())[:60]
+
+
+class CountingCursor:
+    def __init__(self, cursor: Any, fault: Fault) -> None:
+        object.__setattr__(self, "_cursor", cursor)
+        object.__setattr__(self, "_fault", fault)
+
+    def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self._fault.before(f"execute {_describe(sql)}", sql)
+        return self._cursor.execute(sql, *args, **kwargs)
+
+    def copy(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self._fault.before(f"copy {_describe(sql)}", sql)
+        return self._cursor.copy(sql, *args, **kwargs)
+
+    def __enter__(self) -> CountingCursor:
+        self._cursor.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cursor.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._cursor, name, value)
+
+
+class CountingConnection:
+    def __init__(self, conn: Any, fault: Fault) -> None:
+        object.__setattr__(self, "_conn", conn)
+        object.__setattr__(self, "_fault", fault)
+
+    def cursor(self, *args: Any, **kwargs: Any) -> CountingCursor:
+        return CountingCursor(self._conn.cursor(*args, **kwargs), self._fault)
+
+    def commit(self) -> None:
+        self._fault.before("commit")
+        self._conn.commit()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._conn, name, value)
+
+
+class StrikableDuckDBHook(DuckDBHook):
+    """A DuckDB hook whose connection is closed (the whole database handle, cursors included) at ``fault.at``."""
+
+    def __init__(self, fault: Fault, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fault = fault
+
+    def get_conn(self) -> Any:
+        conn = super().get_conn()
+        self.fault.strike = conn.close
+        return CountingConnection(conn, self.fault)
+
+
+class StrikablePostgresHook(PostgresHook):
+    """A PostgreSQL hook whose server backend is terminated from another session at ``fault.at``."""
+
+    def __init__(self, fault: Fault, admin_uri: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fault, self.admin_uri = fault, admin_uri
+
+    def get_conn(self) -> Any:
+        conn = super().get_conn()
+        pid = cast(Any, conn).info.backend_pid  # psycopg 3
+
+        def terminate() -> None:
+            with psycopg.connect(self.admin_uri, autocommit=True) as admin:
+                # Wait (up to 10 s) until the backend has exited, so the next call meets a dead connection.
+                assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", [pid]).fetchone() == (True,)
+
+        self.fault.strike = terminate
+        return CountingConnection(conn, self.fault)
+
+
+# --- the transactional engines run the way Databricks runs -----------------------------------------------
+def _insert_if_absent(sql: str, key: str) -> str:
+    """An INSERT that inserts a row only where its key is free: what Databricks' ``MERGE … WHEN NOT MATCHED
+    THEN INSERT`` does, in the SQL both DuckDB and PostgreSQL accept."""
+    return f"{sql}\nON CONFLICT ({key}) DO NOTHING"
+
+
+def _idempotent(work: Sequence[Work]) -> list[Work]:
+    """The packaged SQL's inserts made idempotent (its other statements are: CREATE … IF NOT EXISTS, DELETE,
+    UPDATE to given values)."""
+    return [
+        Statement(_insert_if_absent(w.sql, TABLES_BY_NAME[w.step.target].key), w.step)
+        if isinstance(w, Statement) and w.step.action == "insert" and w.sql.lstrip().upper().startswith("INSERT")
+        else w
+        for w in work
+    ]
+
+
+class DuckDBWithoutTransactions(DuckDBPlatform):
+    """DuckDB run as the Databricks platform runs: no transaction, every statement committed on its own and
+    idempotent (a row is inserted only where its key is free, as Databricks' MERGE does), the ledger last.
+
+    Generated rows go as statements (Databricks has no bulk path either) of at most 100 rows, so that a
+    day's larger tables take several and a fault also lands between two statements of one table.
+    """
+
+    title = "DuckDB (without transactions)"
+    transactional = False
+    begin_sql = None
+    commit_sql = None
+    bulk = False
+    max_rows_per_statement = 100
+
+    @classmethod
+    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        return _insert_if_absent(super().insert_rows(table_ref, table, lines), table.key)
+
+    def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
+        super().run(_idempotent(work), on_step, transaction=transaction)
+
+
+class PostgresWithoutTransactions(PostgresPlatform):
+    """PostgreSQL run as the Databricks platform runs (see ``DuckDBWithoutTransactions``)."""
+
+    title = "PostgreSQL (without transactions)"
+    transactional = False
+    bulk = False
+    max_rows_per_statement = 100
+
+    @classmethod
+    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        return _insert_if_absent(super().insert_rows(table_ref, table, lines), table.key)
+
+    def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
+        super().run(_idempotent(work), on_step, transaction=transaction)
+
+
+# --- sources that can be put back to a state --------------------------------------------------------------
+class DuckDBSource:
+    """A DuckDB file, and a saved copy of it to go back to."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "source.duckdb"
+        self.saved = folder / "saved.duckdb"
+
+    def save(self) -> None:
+        if self.path.exists():
+            shutil.copyfile(self.path, self.saved)
+        else:
+            self.saved.unlink(missing_ok=True)
+
+    def restore(self) -> None:
+        self.path.unlink(missing_ok=True)
+        Path(f"{self.path}.wal").unlink(missing_ok=True)
+        if self.saved.exists():
+            shutil.copyfile(self.saved, self.path)
+
+    def snapshot(self) -> Snapshot:
+        return duckdb_snapshot(self.path)
+
+    def fingerprint(self) -> Fingerprint:
+        if not self.path.exists():
+            return Fingerprint([], {})
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return _fingerprint("duckdb", lambda sql: con.execute(sql).fetchall(), SCHEMAS)
+
+    def platform(self, fault: Fault | None = None, transactional: bool = True) -> DuckDBPlatform:
+        kind = DuckDBPlatform if transactional else DuckDBWithoutTransactions
+        if fault is None:
+            return kind.for_database(str(self.path))
+        return kind(StrikableDuckDBHook(fault, database=str(self.path), log_sql=False))
+
+
+class PostgresSource:
+    """A database on the private cluster, and a template database to go back to (CREATE DATABASE … TEMPLATE)."""
+
+    def __init__(self, server: PostgresServer, name: str, monkeypatch: Any) -> None:
+        self.server, self.name = server, name
+        self.saved = f"{name}_saved"
+        self.conn_id = "reliability_pg"
+        monkeypatch.setenv(f"AIRFLOW_CONN_{self.conn_id.upper()}", server.airflow_connection(name))
+        self._admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+
+    def _admin(self, *statements: str) -> None:
+        with psycopg.connect(self.server.uri(), autocommit=True) as conn:
+            for sql in statements:
+                conn.execute(sql)
+
+    def save(self) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.saved}"', f'CREATE DATABASE "{self.saved}" TEMPLATE "{self.name}"')
+
+    def restore(self) -> None:
+        self._admin(
+            f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
+            f'CREATE DATABASE "{self.name}" TEMPLATE "{self.saved}"',
+        )
+
+    def snapshot(self) -> Snapshot:
+        return postgres_snapshot(self.server.uri(self.name))
+
+    def fingerprint(self) -> Fingerprint:
+        with psycopg.connect(self.server.uri(self.name), autocommit=True) as conn:
+            return _fingerprint("postgres", lambda sql: conn.execute(sql).fetchall(), SCHEMAS)
+
+    def platform(self, fault: Fault | None = None, transactional: bool = True) -> PostgresPlatform:
+        kind = PostgresPlatform if transactional else PostgresWithoutTransactions
+        if fault is None:
+            return kind(PostgresHook(postgres_conn_id=self.conn_id, log_sql=False))
+        return kind(StrikablePostgresHook(fault, self.server.uri(), postgres_conn_id=self.conn_id, log_sql=False))
+
+    def drop(self) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)', f'DROP DATABASE IF EXISTS "{self.saved}"')
+
+
+Source = DuckDBSource | PostgresSource
