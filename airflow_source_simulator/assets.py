@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import Asset
 
+from airflow_source_simulator.defaults import CONN_ID, CRM_SCHEMA, SHOP_SCHEMA
 from airflow_source_simulator.schema import TABLES
 
 if TYPE_CHECKING:
@@ -25,9 +26,7 @@ def table_asset(conn_id: str, schema: str, table: str) -> Asset:
     return Asset(uri=f"{SCHEME}://{conn_id}/{schema}/{table}", group=GROUP)
 
 
-def source_assets(
-    conn_id: str = "duckdb_default", shop_schema: str = "jaffle_shop", crm_schema: str = "jaffle_crm"
-) -> list[Asset]:
+def source_assets(conn_id: str = CONN_ID, shop_schema: str = SHOP_SCHEMA, crm_schema: str = CRM_SCHEMA) -> list[Asset]:
     """The assets of the eight simulated tables of one source, in schema order."""
     schemas = {"shop": shop_schema, "crm": crm_schema}
     return [table_asset(conn_id, schemas[t.role], t.name) for t in TABLES]

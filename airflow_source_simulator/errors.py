@@ -5,6 +5,10 @@ class SimulatorError(Exception):
     """An operation was refused or failed; the message says why and what to do. Nothing was changed."""
 
 
+class ArgumentError(SimulatorError, ValueError):
+    """An argument's value is not one the simulator accepts; the message names it and what is allowed."""
+
+
 class NotOursError(SimulatorError):
     """Tables with the simulator's names exist, but the simulator did not create them."""
 

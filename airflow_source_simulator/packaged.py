@@ -9,9 +9,17 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from airflow_source_simulator.statements import Statement, parse_file
+from airflow_source_simulator.core.statements import Statement, parse_file
 
 _PACKAGE = "airflow_source_simulator.sql"
+SCHEMA_FILE = "schema.sql"
+TRUNCATE_FILE = "truncate.sql"
+BASELINE_FILE = "baseline.sql"
+
+
+def day_file(day: int) -> str:
+    """The packaged file of a classic day's delta."""
+    return f"day_{day:02d}.sql"
 
 
 @cache

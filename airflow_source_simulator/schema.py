@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from airflow_source_simulator.data.scenario import CDC, SCHEMA_CHANGE_DAY
+
 LogicalType = Literal["int", "varchar", "decimal", "timestamp", "date", "bool"]
 SchemaRole = Literal["shop", "crm"]
 
@@ -123,12 +125,14 @@ TABLES: tuple[Table, ...] = (
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 LEDGER_TABLE = "source_simulator_ledger"
+# The ledger's column for the change profile keeps the name every ledger written so far has.
+LEDGER_PROFILE_COLUMN = "scenario"
 LEDGER_COLUMNS: tuple[Column, ...] = (
     Column("seq", "int"),
     _varchar("operation", 20),
     Column("day", "int"),
     Column("scale", "int"),
-    _varchar("scenario", 20),
+    _varchar(LEDGER_PROFILE_COLUMN, 20),
     _varchar("shop_schema", 128),
     _varchar("crm_schema", 128),
     _varchar("package_version", 32),
@@ -152,8 +156,6 @@ TABLES_BY_NAME_CDC_LATE: dict[str, Table] = {
 
 def tables_at(profile: str, day: int) -> tuple[Table, ...]:
     """The tables' definitions in the state (profile, day): the schema change included once it happened."""
-    from airflow_source_simulator.data.scenario import CDC, SCHEMA_CHANGE_DAY
-
     if profile == CDC and day >= SCHEMA_CHANGE_DAY:
         return tuple(TABLES_BY_NAME_CDC_LATE[t.name] for t in TABLES)
     return TABLES

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from airflow_source_simulator.core.arguments import parse_day, parse_profile, parse_scale
+from airflow_source_simulator.core.names import validate_schema_name
 from airflow_source_simulator.data.arrow import to_arrow
 from airflow_source_simulator.data.generate import Generator
 from airflow_source_simulator.data.scenario import CLASSIC, max_id
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.names import validate_schema_name
 from airflow_source_simulator.schema import TABLES, Table, tables_at
-from airflow_source_simulator.states import parse_day, parse_profile, parse_scale
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def classic_sequence(database: Path) -> float:
-    from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
+    from airflow_source_simulator.sessions.duckdb import DuckDBSession
     from airflow_source_simulator.simulator import Simulator
 
     database.unlink(missing_ok=True)
-    simulator = Simulator(DuckDBPlatform.for_database(str(database)), log=logging.getLogger("bench"))
+    simulator = Simulator(DuckDBSession.for_database(str(database)), log=logging.getLogger("bench"))
     started = time.perf_counter()
     simulator.load_baseline()
     for day in (1, 2, 3):

@@ -22,12 +22,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from airflow_source_simulator import packaged  # noqa: E402
+from airflow_source_simulator.core.statements import Action, Rows  # noqa: E402
 from airflow_source_simulator.data.generate import Generator  # noqa: E402
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform  # noqa: E402
-from airflow_source_simulator.platforms.postgres import PostgresPlatform  # noqa: E402
 from airflow_source_simulator.schema import TABLES, Column  # noqa: E402
+from airflow_source_simulator.sessions.duckdb import DuckDBSession  # noqa: E402
+from airflow_source_simulator.sessions.postgres import PostgresSession  # noqa: E402
 from airflow_source_simulator.simulator import Simulator  # noqa: E402
-from airflow_source_simulator.statements import Rows  # noqa: E402
 
 QUIET = logging.getLogger("bench")
 QUIET.setLevel(logging.WARNING)
@@ -47,11 +48,11 @@ def generate(scale: int) -> tuple[Generator, int, float]:
 
 def load(simulator: Simulator, state: Generator) -> float:
     """Only the bulk insert of already generated rows into freshly created, empty tables."""
-    platform = simulator.platform
-    with platform.session():
-        platform.run(simulator._packaged("schema.sql"), lambda step: None)
-        rows = [Rows("load", t, simulator.ref(t), state.table(t.name)) for t in TABLES]
-        return timed(lambda: platform.run(rows, lambda step: None))
+    session = simulator.session
+    with session.hold():
+        session.run(simulator.source.packaged(packaged.SCHEMA_FILE), lambda step: None)
+        rows = [Rows(Action.LOAD, t, simulator.ref(t), state.table(t.name)) for t in TABLES]
+        return timed(lambda: session.run(rows, lambda step: None))
 
 
 def _range_expression(column: Column) -> str:
@@ -69,9 +70,9 @@ def duckdb_ceiling(path: Path, state: Generator) -> float:
     """DuckDB generating the same tables' rows itself: INSERT … SELECT FROM range()."""
     import duckdb
 
-    simulator = Simulator(DuckDBPlatform.for_database(str(path)), log=QUIET)
-    with simulator.platform.session():
-        simulator.platform.run(simulator._packaged("schema.sql"), lambda step: None)
+    simulator = Simulator(DuckDBSession.for_database(str(path)), log=QUIET)
+    with simulator.session.hold():
+        simulator.session.run(simulator.source.packaged(packaged.SCHEMA_FILE), lambda step: None)
     with duckdb.connect(str(path)) as con:
         started = time.perf_counter()
         for t in TABLES:
@@ -82,7 +83,7 @@ def duckdb_ceiling(path: Path, state: Generator) -> float:
 
 
 def whole_simulation(path: Path, scale: int) -> float:
-    simulator = Simulator(DuckDBPlatform.for_database(str(path)), scale=scale, log=QUIET)
+    simulator = Simulator(DuckDBSession.for_database(str(path)), scale=scale, log=QUIET)
 
     def run() -> None:
         simulator.load_baseline()
@@ -113,7 +114,7 @@ def main() -> None:
         for scale in args.scales:
             Generator(3, 1).table("orders")  # warm imports and caches
             state, rows, gen_s = generate(scale)
-            duck = Simulator(DuckDBPlatform.for_database(str(folder / f"load{scale}.duckdb")), log=QUIET)
+            duck = Simulator(DuckDBSession.for_database(str(folder / f"load{scale}.duckdb")), log=QUIET)
             duck_s = load(duck, state)
             ceiling_s = duckdb_ceiling(folder / f"ceiling{scale}.duckdb", state)
             pg_cell = "-"
@@ -127,7 +128,7 @@ def main() -> None:
                     conn.execute(f"CREATE DATABASE bench{scale}")
                 os.environ[f"AIRFLOW_CONN_BENCH{scale}"] = server.airflow_connection(f"bench{scale}")
                 pg = Simulator(
-                    PostgresPlatform(PostgresHook(postgres_conn_id=f"bench{scale}", log_sql=False)), log=QUIET
+                    PostgresSession(PostgresHook(postgres_conn_id=f"bench{scale}", log_sql=False)), log=QUIET
                 )
                 pg_s = load(pg, state)
                 pg_cell = f"{rows / pg_s / 1e6:.2f} M rows/s ({pg_s:.2f} s)"

@@ -25,8 +25,8 @@ os.environ.update(
     }
 )
 
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform  # noqa: E402
-from airflow_source_simulator.platforms.postgres import PostgresPlatform  # noqa: E402
+from airflow_source_simulator.sessions.duckdb import DuckDBSession  # noqa: E402
+from airflow_source_simulator.sessions.postgres import PostgresSession  # noqa: E402
 from airflow_source_simulator.simulator import Simulator  # noqa: E402
 from tests.postgres_server import PostgresServer, postgres_server  # noqa: E402
 
@@ -71,7 +71,7 @@ def make_simulator(tmp_path: Path) -> SimulatorFactory:
 
     def make(path: Path | None = None, **kwargs: object) -> Simulator:
         database = str(path or tmp_path / "source.duckdb")
-        return Simulator(DuckDBPlatform.for_database(database), **kwargs)  # type: ignore[arg-type]
+        return Simulator(DuckDBSession.for_database(database), **kwargs)  # type: ignore[arg-type]
 
     return make
 
@@ -115,10 +115,10 @@ def pg_conn_id(postgres: PostgresServer, pg_database: str, monkeypatch: pytest.M
 
 @pytest.fixture
 def pg_simulator(pg_conn_id: str) -> Simulator:
-    return Simulator(postgres_platform(pg_conn_id))
+    return Simulator(postgres_session(pg_conn_id))
 
 
-def postgres_platform(conn_id: str) -> PostgresPlatform:
+def postgres_session(conn_id: str) -> PostgresSession:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    return PostgresPlatform(PostgresHook(postgres_conn_id=conn_id, log_sql=False))
+    return PostgresSession(PostgresHook(postgres_conn_id=conn_id, log_sql=False))

@@ -90,7 +90,7 @@ def test_classic_days_run_on_a_real_airflow_server(tmp_path: Path) -> None:
         pids = server.pids()
 
     assert status["day"] == 3
-    assert status["scenario"] == "classic"
+    assert status["profile"] == "classic"
     assert status["verified"] is True
     assert status["tables"] == DAY_3_COUNTS
     with duckdb.connect(str(server.source_database), read_only=True) as source:

@@ -10,10 +10,10 @@ import pytest
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, cohort_volumes, max_id
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
 from airflow_source_simulator.schema import TABLES
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import SimulatorFactory, postgres_platform
+from tests.conftest import SimulatorFactory, postgres_session
 
 CLASSIC_CUSTOMERS = {0: 100, 1: 125, 2: 147, 3: 175}
 
@@ -21,7 +21,7 @@ CLASSIC_CUSTOMERS = {0: 100, 1: 125, 2: 147, 3: 175}
 def digests(simulator: Simulator) -> dict[str, str]:
     out = {}
     for t in TABLES:
-        rows = simulator.platform.query(f"SELECT {', '.join(t.column_names)} FROM {simulator.ref(t)} ORDER BY 1")
+        rows = simulator.session.query(f"SELECT {', '.join(t.column_names)} FROM {simulator.ref(t)} ORDER BY 1")
         out[t.name] = digest(format_fetched_rows(t, rows))
     return out
 
@@ -87,14 +87,14 @@ def test_bad_scales_are_refused(make_simulator: SimulatorFactory, bad: object) -
 def test_generated_ids_stay_below_the_custom_range_and_a_state_too_large_is_refused(simulator: Simulator) -> None:
     assert max(max_id(t.name, 3650, 100) for t in TABLES) < CUSTOM_ID_FLOOR
     with pytest.raises(SimulatorError, match=r"day 365 at scale 1000 holds about 128,290,000 rows, more than one"):
-        Simulator(simulator.platform, scale=1000).apply_delta(365, fast_forward=True)
+        Simulator(simulator.session, scale=1000).apply_delta(365, fast_forward=True)
     assert simulator.status()["day"] is None
 
 
 def test_long_loads_report_progress_and_rate(simulator: Simulator, caplog: pytest.LogCaptureFixture) -> None:
-    simulator.platform.bulk_chunk_rows = 500  # type: ignore[misc]
+    simulator.session.bulk_chunk_rows = 500  # type: ignore[misc]
     with caplog.at_level(logging.INFO):
-        Simulator(simulator.platform, scale=2).apply_delta(4, fast_forward=True)
+        Simulator(simulator.session, scale=2).apply_delta(4, fast_forward=True)
     lines = [
         r.getMessage()
         for r in caplog.records
@@ -109,7 +109,7 @@ def test_the_statement_path_for_generated_rows_matches_the_bulk_path(
 ) -> None:
     """What SQL Server and Databricks do with generated rows (batched statements), run on DuckDB."""
     bulk = make_simulator(tmp_path / "bulk.duckdb", scale=2)
-    statements_platform = DuckDBPlatform.for_database(str(tmp_path / "statements.duckdb"))
+    statements_platform = DuckDBSession.for_database(str(tmp_path / "statements.duckdb"))
     statements_platform.bulk = False  # type: ignore[misc]
     statements = Simulator(statements_platform, scale=2)
     for simulator in (bulk, statements):
@@ -119,8 +119,8 @@ def test_the_statement_path_for_generated_rows_matches_the_bulk_path(
 
 
 def test_postgres_loads_generated_days_with_copy_and_matches_duckdb(pg_conn_id: str, tmp_path: Path) -> None:
-    on_postgres = Simulator(postgres_platform(pg_conn_id), scale=3)
-    on_duckdb = Simulator(DuckDBPlatform.for_database(str(tmp_path / "s.duckdb")), scale=3)
+    on_postgres = Simulator(postgres_session(pg_conn_id), scale=3)
+    on_duckdb = Simulator(DuckDBSession.for_database(str(tmp_path / "s.duckdb")), scale=3)
     for simulator in (on_postgres, on_duckdb):
         simulator.load_baseline()
         for day in (1, 2, 3, 4):

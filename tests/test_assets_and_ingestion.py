@@ -19,7 +19,7 @@ from airflow_source_simulator.operators.simulator import ApplyDeltaOperator, Loa
 from airflow_source_simulator.schema import TABLES
 from tests.test_example_dags import return_value, states
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import sqlglot
 from airflow_source_simulator import packaged
 from airflow_source_simulator.data.calendar import day_start
 from airflow_source_simulator.data.delta import day_delta
+from airflow_source_simulator.dialects import DIALECTS as ENGINES
+from airflow_source_simulator.dialects.postgres import publication_name
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.operators import ApplyDeltaOperator
-from airflow_source_simulator.platforms.postgres import publication_name
-from airflow_source_simulator.platforms.registry import PLATFORMS
 from airflow_source_simulator.schema import LOYALTY_TIER, TABLES, TABLES_BY_NAME
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import SimulatorFactory, postgres_platform
+from tests.conftest import SimulatorFactory, postgres_session
 from tests.pgoutput import decode
 from tests.postgres_server import PostgresServer
 from tests.test_any_day_any_scale import digests
@@ -28,7 +28,7 @@ DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "mssql": "tsql", "databr
 
 def keys(simulator: Simulator) -> dict[str, set[int]]:
     return {
-        t.name: {int(r[0]) for r in simulator.platform.query(f"SELECT {t.key} FROM {simulator.ref(t)}")} for t in TABLES
+        t.name: {int(r[0]) for r in simulator.session.query(f"SELECT {t.key} FROM {simulator.ref(t)}")} for t in TABLES
     }
 
 
@@ -63,16 +63,16 @@ def test_fast_forward_equals_replaying_the_cdc_days(make_simulator: SimulatorFac
     jumped = make_simulator(tmp_path / "jumped.duckdb", profile="cdc")
     jumped.apply_delta(6, fast_forward=True)
     assert digests(jumped) == digests(replayed)
-    columns = jumped.platform.existing_columns("jaffle_shop", "customers")
+    columns = jumped.session.existing_columns("jaffle_shop", "customers")
     assert LOYALTY_TIER.name in columns
 
 
 def test_reset_takes_the_schema_change_back(make_simulator: SimulatorFactory) -> None:
     simulator = make_simulator(profile="cdc")
     simulator.apply_delta(5, fast_forward=True)
-    assert LOYALTY_TIER.name in simulator.platform.existing_columns("jaffle_shop", "customers")
+    assert LOYALTY_TIER.name in simulator.session.existing_columns("jaffle_shop", "customers")
     simulator.reset()
-    assert LOYALTY_TIER.name not in simulator.platform.existing_columns("jaffle_shop", "customers")
+    assert LOYALTY_TIER.name not in simulator.session.existing_columns("jaffle_shop", "customers")
     assert simulator.status(verify=True)["verified"]
 
 
@@ -93,7 +93,7 @@ def test_the_profile_is_kept_until_reset(make_simulator: SimulatorFactory) -> No
         ApplyDeltaOperator(task_id="t", day=1, profile="scd")
 
 
-@pytest.mark.parametrize("platform", PLATFORMS, ids=lambda p: p.name)
+@pytest.mark.parametrize("platform", ENGINES, ids=lambda p: p.name)
 def test_schema_change_and_hard_delete_statements_parse_in_every_dialect(platform: Any) -> None:
     ref = f"{platform.quote('jaffle_shop')}.customers"
     customers = TABLES_BY_NAME["customers"]
@@ -111,7 +111,7 @@ def test_a_cdc_day_reaches_a_logical_replication_subscriber_with_deletes_and_dou
 ) -> None:
     import psycopg
 
-    simulator = Simulator(postgres_platform(pg_conn_id), profile="cdc", enable_cdc=True)
+    simulator = Simulator(postgres_session(pg_conn_id), profile="cdc", enable_cdc=True)
     simulator.load_baseline()
     simulator.apply_delta(1)
     with psycopg.connect(postgres.uri(pg_database), autocommit=True) as conn:
@@ -131,15 +131,15 @@ def test_a_cdc_day_reaches_a_logical_replication_subscriber_with_deletes_and_dou
     ]
     twice = expected["customers"]["updated_twice"]
     assert twice and all(customer_updates.count(k) == 2 for k in twice)
-    assert Simulator(postgres_platform(pg_conn_id), profile="cdc").status(verify=True)["verified"]
+    assert Simulator(postgres_session(pg_conn_id), profile="cdc").status(verify=True)["verified"]
 
 
 def test_the_cdc_profile_through_its_schema_change_on_postgres(pg_conn_id: str) -> None:
-    simulator = Simulator(postgres_platform(pg_conn_id), profile="cdc", scale=2)
+    simulator = Simulator(postgres_session(pg_conn_id), profile="cdc", scale=2)
     simulator.apply_delta(4, fast_forward=True)
     simulator.apply_delta(5)
     simulator.apply_delta(6)
     assert simulator.status(verify=True)["verified"]
-    assert LOYALTY_TIER.name in simulator.platform.existing_columns("jaffle_shop", "customers")
+    assert LOYALTY_TIER.name in simulator.session.existing_columns("jaffle_shop", "customers")
     simulator.reset()
-    assert LOYALTY_TIER.name not in simulator.platform.existing_columns("jaffle_shop", "customers")
+    assert LOYALTY_TIER.name not in simulator.session.existing_columns("jaffle_shop", "customers")

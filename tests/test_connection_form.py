@@ -11,9 +11,9 @@ import pytest
 
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.operators.simulator import LoadBaselineOperator, StatusOperator
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
-from airflow_source_simulator.platforms.postgres import PostgresPlatform
-from airflow_source_simulator.platforms.registry import platform_for_connection
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
+from airflow_source_simulator.sessions.postgres import PostgresSession
+from airflow_source_simulator.sessions.registry import session_for_connection
 
 NO_CONTEXT: Any = {}
 
@@ -36,7 +36,7 @@ def test_a_source_simulator_connection_on_duckdb_runs_the_operators(
     path = tmp_path / "source.duckdb"
     connection = {"conn_type": "source_simulator", "host": str(path), "extra": {"platform": "duckdb"}}
     monkeypatch.setenv("AIRFLOW_CONN_SIMULATED", json.dumps(connection))
-    assert isinstance(platform_for_connection("simulated"), DuckDBPlatform)
+    assert isinstance(session_for_connection("simulated"), DuckDBSession)
     LoadBaselineOperator(task_id="load", conn_id="simulated").execute(NO_CONTEXT)
     status = StatusOperator(task_id="status", conn_id="simulated", verify=True).execute(NO_CONTEXT)
     assert status["day"] == 0 and status["verified"] is True
@@ -46,7 +46,7 @@ def test_the_form_s_prefixed_field_name_is_read_too(monkeypatch: pytest.MonkeyPa
     extra = {"extra__source_simulator__platform": "postgres"}
     connection = {"conn_type": "source_simulator", "host": "127.0.0.1", "port": postgres.port, "extra": extra}
     monkeypatch.setenv("AIRFLOW_CONN_SIMULATED", json.dumps(connection))
-    assert isinstance(platform_for_connection("simulated"), PostgresPlatform)
+    assert isinstance(session_for_connection("simulated"), PostgresSession)
 
 
 @pytest.mark.parametrize("platform", [None, "oracle", ""])
@@ -54,4 +54,4 @@ def test_a_missing_or_unknown_platform_is_refused_by_name(monkeypatch: pytest.Mo
     extra = {} if platform is None else {"platform": platform}
     monkeypatch.setenv("AIRFLOW_CONN_SIMULATED", json.dumps({"conn_type": "source_simulator", "extra": extra}))
     with pytest.raises(SimulatorError, match=f"platform={platform!r}.*duckdb, postgres, mssql, databricks"):
-        platform_for_connection("simulated")
+        session_for_connection("simulated")

@@ -12,10 +12,10 @@ import time
 import pytest
 
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.platforms.databricks import RETRY_BOUNDS, DatabricksPlatform
-from airflow_source_simulator.platforms.mssql import MsSqlPlatform
-from airflow_source_simulator.platforms.postgres import PostgresPlatform
-from airflow_source_simulator.platforms.registry import platform_for_connection
+from airflow_source_simulator.sessions.databricks import RETRY_BOUNDS, DatabricksSession
+from airflow_source_simulator.sessions.mssql import MsSqlSession
+from airflow_source_simulator.sessions.postgres import PostgresSession
+from airflow_source_simulator.sessions.registry import session_for_connection
 from airflow_source_simulator.simulator import Simulator
 
 
@@ -40,8 +40,8 @@ def test_a_databricks_connection_builds_the_sql_hook_with_catalog_warehouse_and_
 ) -> None:
     from airflow.providers.databricks.hooks.databricks_sql import DatabricksSqlHook
 
-    platform = platform_for_connection(databricks(monkeypatch, catalog="sources"))
-    assert isinstance(platform, DatabricksPlatform) and isinstance(platform.hook, DatabricksSqlHook)
+    platform = session_for_connection(databricks(monkeypatch, catalog="sources"))
+    assert isinstance(platform, DatabricksSession) and isinstance(platform.hook, DatabricksSqlHook)
     assert platform.hook.catalog == "sources"
     assert platform.hook._http_path == "/sql/1.0/warehouses/abc"
     assert platform.hook.session_config == {"spark.sql.session.timeZone": "UTC"}
@@ -49,19 +49,19 @@ def test_a_databricks_connection_builds_the_sql_hook_with_catalog_warehouse_and_
 
 
 def test_a_databricks_connection_extra_overrides_the_retry_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
-    platform = platform_for_connection(databricks(monkeypatch, _retry_stop_after_attempts_duration=600))
+    platform = session_for_connection(databricks(monkeypatch, _retry_stop_after_attempts_duration=600))
     assert "_retry_stop_after_attempts_duration" not in platform.hook.additional_params  # the extra's own value rules
 
 
 def test_a_databricks_connection_without_a_warehouse_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     conn_id = connection(monkeypatch, "dbx", conn_type="databricks", host="adb-1.azuredatabricks.net", password="t")
     with pytest.raises(SimulatorError, match="names no SQL warehouse: set extra http_path"):
-        platform_for_connection(conn_id)
+        session_for_connection(conn_id)
 
 
 def test_an_unreachable_databricks_workspace_fails_within_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real SQL connector against a closed loopback port: bounded retries, then a clear message."""
-    simulator = Simulator(platform_for_connection(databricks(monkeypatch)))
+    simulator = Simulator(session_for_connection(databricks(monkeypatch)))
     started = time.monotonic()
     with pytest.raises(SimulatorError, match=r"could not connect to Databricks: .*http_path.*_retry_stop_after"):
         simulator.status()
@@ -76,24 +76,24 @@ def test_a_sql_server_connection_builds_the_mssql_hook_on_the_connections_databa
     conn_id = connection(
         monkeypatch, "azure_sql", conn_type="mssql", host="srv.database.windows.net", schema="sources", login="u"
     )
-    platform = platform_for_connection(conn_id)
-    assert isinstance(platform, MsSqlPlatform) and isinstance(platform.hook, MsSqlHook)
+    platform = session_for_connection(conn_id)
+    assert isinstance(platform, MsSqlSession) and isinstance(platform.hook, MsSqlHook)
     assert platform.hook.get_connection(conn_id).schema == "sources"
 
 
 def test_a_postgres_connection_builds_the_postgres_hook(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    platform = platform_for_connection(connection(monkeypatch, "pg", conn_type="postgres", host="localhost"))
-    assert isinstance(platform, PostgresPlatform) and isinstance(platform.hook, PostgresHook)
+    platform = session_for_connection(connection(monkeypatch, "pg", conn_type="postgres", host="localhost"))
+    assert isinstance(platform, PostgresSession) and isinstance(platform.hook, PostgresHook)
 
 
 def test_an_unreachable_postgres_server_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     conn_id = connection(monkeypatch, "pg", conn_type="postgres", host="127.0.0.1", port=1, login="x")
     with pytest.raises(SimulatorError, match="could not connect to PostgreSQL"):
-        Simulator(platform_for_connection(conn_id)).status()
+        Simulator(session_for_connection(conn_id)).status()
 
 
 def test_schema_names_fold_to_lower_case_on_unity_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    simulator = Simulator(platform_for_connection(databricks(monkeypatch)), shop_schema="Jaffle_Shop")
+    simulator = Simulator(session_for_connection(databricks(monkeypatch)), shop_schema="Jaffle_Shop")
     assert simulator.schemas["shop"] == "jaffle_shop"

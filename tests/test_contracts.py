@@ -23,9 +23,10 @@ import yaml
 
 from airflow_source_simulator import contracts, packaged
 from airflow_source_simulator.data.scenario import CDC, CLASSIC, SCHEMA_CHANGE_DAY
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
+from airflow_source_simulator.dialects.duckdb import DUCKDB
 from airflow_source_simulator.render import CONTRACTS_FOLDER, DBT_SOURCES_FILE, ODCS_FOLDER, render_contracts
 from airflow_source_simulator.schema import TABLES
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
 from airflow_source_simulator.version import __version__
 from tests.conftest import REPO
@@ -149,7 +150,7 @@ def test_the_contracts_follow_the_schema_definition() -> None:
         assert [p["name"] for p in props] == list(contract.table.column_names)
         for column, prop in zip(contract.table.columns, props, strict=True):
             assert prop["required"] is not column.nullable
-            assert prop["physicalType"] == DuckDBPlatform.column_type(column)
+            assert prop["physicalType"] == DUCKDB.column_type(column)
             assert prop.get("logicalTypeOptions", {}).get("maxLength") == column.length
             if contract.describes(CLASSIC, 0):
                 # The packaged DDL declares the same column the same way.
@@ -171,7 +172,7 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for state, (profile, last_day) in STATES.items():
         path = folder / f"{profile}_{last_day}.duckdb"
-        simulator = Simulator(DuckDBPlatform.for_database(str(path)), profile=profile)
+        simulator = Simulator(DuckDBSession.for_database(str(path)), profile=profile)
         simulator.load_baseline()
         for day in range(1, last_day + 1):
             simulator.apply_delta(day)

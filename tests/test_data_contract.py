@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
 
 # The operations guide's tables: (rows, first ID, last ID) per table and state.
@@ -139,7 +139,7 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     """Copies of one database after the baseline and after each day."""
     folder = tmp_path_factory.mktemp("states")
     live = folder / "live.duckdb"
-    simulator = Simulator(DuckDBPlatform.for_database(str(live)))
+    simulator = Simulator(DuckDBSession.for_database(str(live)))
     simulator.load_baseline()
     copies = {0: folder / "day0.duckdb"}
     shutil.copy(live, copies[0])
@@ -252,7 +252,7 @@ def test_every_invariant_holds_on_later_days_at_scale(tmp_path: Path, scale: int
     from airflow_source_simulator.data.scenario import price_change_days
 
     path = tmp_path / "later.duckdb"
-    Simulator(DuckDBPlatform.for_database(str(path)), scale=scale).apply_delta(day, fast_forward=True)
+    Simulator(DuckDBSession.for_database(str(path)), scale=scale).apply_delta(day, fast_forward=True)
     end = (dt.date(2024, 4, 1) + dt.timedelta(days=day)).isoformat()
     last_reprice = (dt.date(2024, 4, 1) + dt.timedelta(days=price_change_days(day)[-1] - 1)).isoformat()
     rules = dict(INVARIANTS)

@@ -88,11 +88,11 @@ def test_daily_runs_apply_their_day_and_reruns_are_no_ops(dagbag: Any, source_db
     dag = dagbag.get_dag("source_simulator_daily")
     customers = {}
     for day in (1, 2, 3):
-        run = dag.test(logical_date=dt.datetime(2024, 4, day, tzinfo=dt.timezone.utc))
+        run = dag.test(logical_date=dt.datetime(2024, 4, day, tzinfo=dt.UTC))
         assert run.state == "success", states(run)
         customers[day] = return_value(run, "status")["tables"]["jaffle_shop.customers"]
     assert customers == {1: 125, 2: 147, 3: 175}
-    rerun = dag.test(logical_date=dt.datetime(2024, 4, 2, tzinfo=dt.timezone.utc))
+    rerun = dag.test(logical_date=dt.datetime(2024, 4, 2, tzinfo=dt.UTC))
     assert rerun.state == "success"
     assert return_value(rerun, "apply_day")["changed"] is False
     assert return_value(rerun, "status")["day"] == 3

@@ -18,9 +18,9 @@ import uuid
 
 import pytest
 
-from airflow_source_simulator.platforms.base import Platform
-from airflow_source_simulator.platforms.registry import platform_for_connection
 from airflow_source_simulator.schema import TABLES
+from airflow_source_simulator.sessions.base import Session
+from airflow_source_simulator.sessions.registry import session_for_connection
 from airflow_source_simulator.simulator import Simulator
 
 REMOTE = {
@@ -31,10 +31,10 @@ REMOTE = {
 CDC = {"duckdb": False, "postgres": True, "mssql": True, "databricks": True, "motherduck": False}
 
 
-def drop_statements(platform: Platform, simulator: Simulator) -> list[str]:
+def drop_statements(session: Session, simulator: Simulator) -> list[str]:
     """Clean-up of the test's own schemas (T-SQL drops tables before their schema)."""
-    schemas = [platform.quote(s) for s in simulator.schemas.values()]
-    if platform.name != "mssql":
+    schemas = [session.dialect.quote(s) for s in simulator.schemas.values()]
+    if session.name != "mssql":
         return [f"DROP SCHEMA IF EXISTS {s} CASCADE" for s in schemas]
     tables = [f"DROP TABLE IF EXISTS {simulator.ref(t)}" for t in reversed(TABLES)]
     return [
@@ -60,7 +60,7 @@ def test_the_whole_cycle_verifies_at_every_state(conn_id: str, request: pytest.F
     platform_name = request.node.callspec.params["conn_id"]
     prefix = f"sim_{uuid.uuid4().hex[:8]}"
     simulator = Simulator(
-        platform_for_connection(conn_id),
+        session_for_connection(conn_id),
         shop_schema=f"{prefix}_shop",
         crm_schema=f"{prefix}_crm",
         enable_cdc=CDC[platform_name],
@@ -76,5 +76,5 @@ def test_the_whole_cycle_verifies_at_every_state(conn_id: str, request: pytest.F
         assert simulator.reset()["day"] == 0
         assert simulator.status(verify=True)["verified"]
     finally:
-        platform = simulator.platform
-        platform.hook.run(drop_statements(platform, simulator), autocommit=True)
+        session = simulator.session
+        session.hook.run(drop_statements(session, simulator), autocommit=True)

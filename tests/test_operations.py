@@ -12,7 +12,7 @@ from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
 from airflow_source_simulator import packaged
 from airflow_source_simulator.errors import NotOursError, SimulatorError, VerificationError
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
 from tests.conftest import SimulatorFactory
 
@@ -157,13 +157,13 @@ def test_a_fault_at_any_statement_leaves_the_previous_state(tmp_path: Path, oper
     for position in range(2, statements + 1):
         path = tmp_path / f"fault-{operation}-{position}.duckdb"
         if operation == "apply_delta":
-            Simulator(DuckDBPlatform.for_database(str(path))).load_baseline()
+            Simulator(DuckDBSession.for_database(str(path))).load_baseline()
         before = dump(path) if path.exists() else {}
-        faulty = Simulator(DuckDBPlatform(FaultyHook(position, database=str(path), log_sql=False)))
+        faulty = Simulator(DuckDBSession(FaultyHook(position, database=str(path), log_sql=False)))
         with pytest.raises(ConnectionError, match="injected fault"):
             getattr(faulty, operation)(*([1] if operation == "apply_delta" else []))
         assert dump(path) == before, f"{operation}: a fault at statement {position} left changes behind"
-        retried = getattr(Simulator(DuckDBPlatform.for_database(str(path))), operation)(
+        retried = getattr(Simulator(DuckDBSession.for_database(str(path))), operation)(
             *([1] if operation == "apply_delta" else [])
         )
         assert retried["tables"]["jaffle_shop.customers"] == (125 if operation == "apply_delta" else 100)

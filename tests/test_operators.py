@@ -79,29 +79,30 @@ def test_a_duckdb_connection_without_a_file_is_refused(monkeypatch: pytest.Monke
 
 def test_a_motherduck_connection_is_wired_with_its_token(monkeypatch: pytest.MonkeyPatch) -> None:
     """No network here: only the wiring (database string, token kept out of logs) is checked."""
-    from airflow_source_simulator.platforms.registry import platform_for_connection
+    from airflow_source_simulator.sessions.registry import session_for_connection
 
     monkeypatch.setenv("AIRFLOW_CONN_MD", '{"conn_type": "duckdb", "schema": "sources", "password": "tok123"}')
-    platform = platform_for_connection("md")
+    platform = session_for_connection("md")
     assert platform.hook.get_database() == "md:sources?motherduck_token=tok123"
     assert "tok123" not in platform.hook._redact_database(platform.hook.get_database())
 
 
 def test_step_lines_read_like_the_operations_guide() -> None:
-    from airflow_source_simulator.report import step_line
-    from airflow_source_simulator.statements import Step
+    from airflow_source_simulator.core.report import step_line
+    from airflow_source_simulator.core.statements import Action, Step
+    from airflow_source_simulator.schema import SchemaRole
 
-    schemas = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
+    schemas: dict[SchemaRole, str] = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
     assert (
-        step_line(Step("insert", "customers", 100), schemas, loading=True)
+        step_line(Step(Action.INSERT, "customers", 100), schemas, loading=True)
         == "  ✓ Loaded jaffle_shop.customers (100 rows)"
     )
     assert (
-        step_line(Step("update", "email_activity", 1), schemas, loading=False)
+        step_line(Step(Action.UPDATE, "email_activity", 1), schemas, loading=False)
         == "  ✓ Updated jaffle_crm.email_activity (1 row)"
     )
     assert (
-        step_line(Step("update", "orders", 113, 8), schemas, loading=False)
+        step_line(Step(Action.UPDATE, "orders", 113, 8), schemas, loading=False)
         == "  ✓ Updated jaffle_shop.orders (113 rows, 8 soft-deleted)"
     )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from airflow_source_simulator.core.statements import parse_file
 from airflow_source_simulator.render import render
-from airflow_source_simulator.statements import parse_file
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,21 +19,22 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 from sqlglot import exp
 
 from airflow_source_simulator import packaged
+from airflow_source_simulator.core.statements import Action, Statement, Step
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
-from airflow_source_simulator.platforms.base import Platform
-from airflow_source_simulator.platforms.databricks import DatabricksPlatform
-from airflow_source_simulator.platforms.mssql import MsSqlPlatform
-from airflow_source_simulator.platforms.registry import PLATFORMS
-from airflow_source_simulator.schema import LEDGER, TABLES, Table
-from airflow_source_simulator.statements import Statement, Step
+from airflow_source_simulator.dialects import DIALECTS_BY_NAME as BY_NAME
+from airflow_source_simulator.dialects import Dialect
+from airflow_source_simulator.dialects.databricks import DATABRICKS
+from airflow_source_simulator.dialects.mssql import MSSQL
+from airflow_source_simulator.schema import LEDGER, TABLES, SchemaRole, Table
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
+from airflow_source_simulator.sessions.mssql import MsSqlSession
 
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "mssql": "tsql", "databricks": "databricks"}
 FILES = ("schema.sql", "truncate.sql", "baseline.sql", "day_01.sql", "day_02.sql", "day_03.sql")
-PLATFORM_NAMES = [p.name for p in PLATFORMS]
-BY_NAME = {p.name: p for p in PLATFORMS}
+PLATFORM_NAMES = list(BY_NAME)
 
 
-def with_default_schemas(platform: type[Platform], statement: Statement) -> str:
+def with_default_schemas(platform: Dialect, statement: Statement) -> str:
     return statement.with_schemas(platform.quote("jaffle_shop"), platform.quote("jaffle_crm")).sql
 
 
@@ -64,15 +65,14 @@ def test_every_packaged_statement_parses_in_its_dialect(platform_name: str) -> N
 @pytest.mark.parametrize("platform_name", PLATFORM_NAMES)
 def test_runtime_statements_parse_in_their_dialect(platform_name: str) -> None:
     """The ledger row and the change-capture statements are built at run time, not packaged."""
-    from airflow_source_simulator.ledger import Ledger, LedgerEntry
+    from airflow_source_simulator.core.ledger import LedgerEntry, record
 
-    platform_class = BY_NAME[platform_name]
-    platform = platform_class.__new__(platform_class)
+    dialect = BY_NAME[platform_name]
     entry = LedgerEntry(1, "load_baseline", 0, 1, "classic", "1.0.0", 1, "0" * 64)
-    ledger = Ledger(platform, platform.quote("jaffle_shop"))
-    statements = [ledger.record(entry, "jaffle_shop", "jaffle_crm")]
-    for mode in platform_class.cdc_modes:
-        statements += platform.cdc_statements(mode, "jaffle_shop", "jaffle_crm", TABLES)
+    schemas: dict[SchemaRole, str] = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
+    statements = [record(dialect, f"{dialect.quote('jaffle_shop')}.{LEDGER.name}", entry, schemas)]
+    for mode in dialect.cdc_modes:
+        statements += dialect.cdc_statements(mode, schemas, TABLES)
     for statement in statements:
         sqlglot.parse_one(statement.sql, read=DIALECTS[platform_name])
 
@@ -163,7 +163,7 @@ def test_a_databricks_day_stopped_part_way_completes_when_run_again(stopped_afte
 
 def test_schema_names_substitute_inside_sql_server_guards() -> None:
     statement = packaged.statements("mssql", "schema.sql")[0]
-    sql = statement.with_schemas(MsSqlPlatform.quote("erp"), MsSqlPlatform.quote("crm")).sql
+    sql = statement.with_schemas(MSSQL.quote("erp"), MSSQL.quote("crm")).sql
     assert (
         sql
         == "IF NOT EXISTS (SELECT 1 FROM sys.schemas WHERE QUOTENAME(name) = N'[erp]')\nBEGIN\n    EXEC sys.sp_executesql N'CREATE SCHEMA [erp]'\nEND"
@@ -172,11 +172,11 @@ def test_schema_names_substitute_inside_sql_server_guards() -> None:
 
 def test_literals_follow_each_dialect() -> None:
     text, stamp = LEDGER.columns[1], next(c for c in TABLES[0].columns if c.name == "deleted_at")
-    assert DatabricksPlatform.literal(text, "it's a\\b") == "'it\\'s a\\\\b'"
-    assert MsSqlPlatform.literal(text, "it's") == "N'it''s'"
-    assert MsSqlPlatform.literal(stamp, "\\N") == "CAST(NULL AS DATETIME2(0))"
-    assert DatabricksPlatform.literal(stamp, "2024-04-01 10:00:00") == "TIMESTAMP '2024-04-01 10:00:00'"
-    assert DatabricksPlatform.fold("Jaffle_Shop") == "jaffle_shop"
+    assert DATABRICKS.literal(text, "it's a\\b") == "'it\\'s a\\\\b'"
+    assert MSSQL.literal(text, "it's") == "N'it''s'"
+    assert MSSQL.literal(stamp, "\\N") == "CAST(NULL AS DATETIME2(0))"
+    assert DATABRICKS.literal(stamp, "2024-04-01 10:00:00") == "TIMESTAMP '2024-04-01 10:00:00'"
+    assert DATABRICKS.fold("Jaffle_Shop") == "jaffle_shop"
 
 
 class RecordingHook(DbApiHook):
@@ -198,15 +198,16 @@ class RecordingHook(DbApiHook):
 
 
 def _statements(table: Table) -> Sequence[Statement]:
-    return [Statement("MERGE INTO x USING y ON 1 = 1 WHEN MATCHED THEN DELETE", Step("update", table.name, 1))]
+    return [Statement("MERGE INTO x USING y ON 1 = 1 WHEN MATCHED THEN DELETE", Step(Action.UPDATE, table.name, 1))]
 
 
 def test_sql_server_statements_are_terminated_and_change_capture_runs_outside_a_transaction() -> None:
     hook = RecordingHook()
-    platform = MsSqlPlatform(hook)
+    session = MsSqlSession(hook)
     steps: list[Step] = []
-    platform.run(_statements(TABLES[0]), steps.append)
-    platform.run(platform.cdc_statements("change_tracking", "s", "c", TABLES), steps.append, transaction=False)
+    session.run(_statements(TABLES[0]), steps.append)
+    schemas: dict[SchemaRole, str] = {"shop": "s", "crm": "c"}
+    session.run(MSSQL.cdc_statements("change_tracking", schemas, TABLES), steps.append, transaction=False)
     (merge, autocommit), (cdc, cdc_autocommit) = hook.calls
     assert merge == ["MERGE INTO x USING y ON 1 = 1 WHEN MATCHED THEN DELETE;"] and autocommit is False
     assert cdc[0].startswith("IF NOT EXISTS (SELECT 1 FROM sys.change_tracking_databases") and cdc_autocommit is True
@@ -215,5 +216,5 @@ def test_sql_server_statements_are_terminated_and_change_capture_runs_outside_a_
 
 def test_duckdb_wraps_an_operation_in_begin_and_commit_on_its_cursor() -> None:
     hook = RecordingHook()
-    BY_NAME["duckdb"](hook).run(_statements(TABLES[0]), lambda step: None)
+    DuckDBSession(hook).run(_statements(TABLES[0]), lambda step: None)
     assert hook.calls[0][0][0] == "BEGIN TRANSACTION" and hook.calls[0][0][-1] == "COMMIT"

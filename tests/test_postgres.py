@@ -12,6 +12,7 @@ from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow_source_simulator import packaged
 from airflow_source_simulator.data.canonical import canonical_rows, digest, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
+from airflow_source_simulator.dialects.postgres import publication_name
 from airflow_source_simulator.errors import NotOursError, SimulatorError
 from airflow_source_simulator.operators import (
     ApplyDeltaOperator,
@@ -19,11 +20,11 @@ from airflow_source_simulator.operators import (
     ResetOperator,
     StatusOperator,
 )
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
-from airflow_source_simulator.platforms.postgres import PostgresPlatform, publication_name
 from airflow_source_simulator.schema import TABLES
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
+from airflow_source_simulator.sessions.postgres import PostgresSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import postgres_platform
+from tests.conftest import postgres_session
 from tests.pgoutput import decode
 from tests.postgres_server import PostgresServer
 
@@ -50,7 +51,7 @@ def table_digests(simulator: Simulator) -> dict[str, str]:
     return {
         t.name: digest(
             format_fetched_rows(
-                t, simulator.platform.query(f"SELECT {', '.join(t.column_names)} FROM {simulator.ref(t)} ORDER BY 1")
+                t, simulator.session.query(f"SELECT {', '.join(t.column_names)} FROM {simulator.ref(t)} ORDER BY 1")
             )
         )
         for t in TABLES
@@ -67,7 +68,7 @@ def test_baseline_and_every_day_match_the_manifest_on_postgres(pg_simulator: Sim
 
 
 def test_duckdb_and_postgres_hold_identical_tables_at_every_state(pg_simulator: Simulator, tmp_path: Path) -> None:
-    duck = Simulator(DuckDBPlatform.for_database(str(tmp_path / "source.duckdb")))
+    duck = Simulator(DuckDBSession.for_database(str(tmp_path / "source.duckdb")))
     duck.load_baseline()
     pg_simulator.load_baseline()
     for day in (0, 1, 2, 3):
@@ -82,7 +83,7 @@ def test_duckdb_and_postgres_hold_identical_tables_at_every_state(pg_simulator: 
 def test_the_operators_run_on_a_postgres_connection(pg_conn_id: str) -> None:
     kwargs: dict[str, Any] = {"conn_id": pg_conn_id}
     assert LoadBaselineOperator(task_id="load", enable_cdc=True, **kwargs).execute({})["day"] == 0
-    publications = postgres_platform(pg_conn_id).query("SELECT pubname FROM pg_publication")
+    publications = postgres_session(pg_conn_id).query("SELECT pubname FROM pg_publication")
     assert publications == [(publication_name("jaffle_shop"),)]
     assert ApplyDeltaOperator(task_id="day", day="next", **kwargs).execute({})["day"] == 1
     assert StatusOperator(task_id="status", verify=True, **kwargs).execute({})["verified"] is True
@@ -126,16 +127,16 @@ def test_a_fault_at_any_statement_leaves_the_previous_state(
     total = reads + sum(len(packaged.statements("postgres", f)) for f in files[operation]) + 1
     args = [1] if operation == "apply_delta" else []
     if operation != "load_baseline":
-        Simulator(postgres_platform(pg_conn_id)).load_baseline()
+        Simulator(postgres_session(pg_conn_id)).load_baseline()
     before = dump(postgres, pg_database)
     for position in range(reads + 1, total + 1):
         hook = FaultyPostgresHook(position, postgres_conn_id=pg_conn_id, log_sql=False)
         with pytest.raises(ConnectionError, match="injected fault"):
-            getattr(Simulator(PostgresPlatform(hook)), operation)(*args)
+            getattr(Simulator(PostgresSession(hook)), operation)(*args)
         assert dump(postgres, pg_database) == before, f"{operation}: a fault at statement {position} left changes"
-    final = getattr(Simulator(postgres_platform(pg_conn_id)), operation)(*args)
+    final = getattr(Simulator(postgres_session(pg_conn_id)), operation)(*args)
     assert final["tables"]["jaffle_shop.customers"] == (125 if operation == "apply_delta" else 100)
-    assert Simulator(postgres_platform(pg_conn_id)).status(verify=True)["verified"] is True
+    assert Simulator(postgres_session(pg_conn_id)).status(verify=True)["verified"] is True
 
 
 def test_tables_the_simulator_did_not_create_are_refused_unless_forced(
@@ -147,7 +148,7 @@ def test_tables_the_simulator_did_not_create_are_refused_unless_forced(
         conn.execute("INSERT INTO jaffle_shop.customers VALUES (1, 'theirs')")
     before = dump(postgres, pg_database)
     with pytest.raises(NotOursError, match=r"jaffle_shop\.customers already exist"):
-        Simulator(postgres_platform(pg_conn_id)).load_baseline()
+        Simulator(postgres_session(pg_conn_id)).load_baseline()
     assert dump(postgres, pg_database) == before
 
 
@@ -187,7 +188,7 @@ def test_a_days_changes_reach_a_logical_replication_subscriber(
     pg_conn_id: str, postgres: PostgresServer, pg_database: str
 ) -> None:
     """Through the publication, a pgoutput slot sees exactly the day's inserts, updates and soft deletes."""
-    simulator = Simulator(postgres_platform(pg_conn_id), enable_cdc=True)
+    simulator = Simulator(postgres_session(pg_conn_id), enable_cdc=True)
     simulator.load_baseline()
     publication = publication_name("jaffle_shop")
     with connect(postgres, pg_database) as conn:
@@ -221,10 +222,10 @@ def test_a_days_changes_reach_a_logical_replication_subscriber(
 
 
 def test_enable_cdc_is_idempotent_and_names_what_a_platform_lacks(pg_conn_id: str, tmp_path: Path) -> None:
-    simulator = Simulator(postgres_platform(pg_conn_id), enable_cdc=True)
+    simulator = Simulator(postgres_session(pg_conn_id), enable_cdc=True)
     simulator.load_baseline()
     simulator.load_baseline()  # the publication exists: no error
     with pytest.raises(SimulatorError, match="enable_cdc='cdc' is not a change-capture mechanism of PostgreSQL"):
-        Simulator(postgres_platform(pg_conn_id), enable_cdc="cdc")
+        Simulator(postgres_session(pg_conn_id), enable_cdc="cdc")
     with pytest.raises(SimulatorError, match="not available on DuckDB"):
-        Simulator(DuckDBPlatform.for_database(str(tmp_path / "x.duckdb")), enable_cdc=True)
+        Simulator(DuckDBSession.for_database(str(tmp_path / "x.duckdb")), enable_cdc=True)

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from airflow_source_simulator.core.states import expected_tables
 from airflow_source_simulator.data.canonical import canonical_rows, digest, format_fetched_rows
 from airflow_source_simulator.data.generate import Generator
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import TABLES, tables_at
 from airflow_source_simulator.spark import generate_state, generate_table, key_ranges, write_state
-from airflow_source_simulator.states import expected_tables
 
 pyspark = pytest.importorskip("pyspark")
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")

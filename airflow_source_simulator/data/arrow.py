@@ -13,9 +13,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from airflow_source_simulator.data.calendar import NULL_TS
+from airflow_source_simulator.data.columns import Columns
 from airflow_source_simulator.schema import Column, Table
-
-Columns = dict[str, np.ndarray]
 
 
 def _decimal(cents: np.ndarray) -> pa.Array:
@@ -50,7 +49,3 @@ def to_csv(rows: pa.Table) -> bytes:
     sink = io.BytesIO()
     pa_csv.write_csv(rows, sink, pa_csv.WriteOptions(include_header=False))
     return sink.getvalue()
-
-
-def slice_columns(columns: Columns, start: int, stop: int) -> Columns:
-    return {name: values[start:stop] for name, values in columns.items()}

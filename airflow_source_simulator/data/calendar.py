@@ -19,7 +19,7 @@ MINUTE = 60
 
 
 def _epoch(year: int, month: int, day: int) -> int:
-    return int(dt.datetime(year, month, day, tzinfo=dt.timezone.utc).timestamp())
+    return int(dt.datetime(year, month, day, tzinfo=dt.UTC).timestamp())
 
 
 DAY_ONE = _epoch(2024, 4, 1)

@@ -71,7 +71,7 @@ def format_value(column: Column, value: Any) -> str:
         return f"{Decimal(value):.2f}"
     if column.type == "timestamp":
         if value.tzinfo is not None:  # a driver that returns aware values (Databricks) means UTC here
-            value = value.astimezone(dt.timezone.utc)
+            value = value.astimezone(dt.UTC)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if column.type == "date":
         return (value.date() if isinstance(value, dt.datetime) else value).isoformat()

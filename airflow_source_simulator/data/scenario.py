@@ -9,18 +9,25 @@ pure function of the day number.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 from functools import cache
 
 import numpy as np
 
 from airflow_source_simulator.data.hashing import below, hash_keys
 
-CLASSIC = "classic"
-CDC = "cdc"
-# Change profiles. classic: the operations guide's days (inserts, updates, soft deletes). cdc: the
-# same, plus what CDC pipelines break on: hard deletes, a deleted key that comes back, two updates to
-# one key within a day, late-arriving rows, and an additive schema change on SCHEMA_CHANGE_DAY.
-PROFILES = (CLASSIC, CDC)
+
+class Profile(StrEnum):
+    """What the days change. classic: the operations guide's days (inserts, updates, soft deletes). cdc:
+    the same, plus what CDC pipelines break on: hard deletes, a deleted key that comes back, two updates
+    to one key within a day, late-arriving rows, and an additive schema change on SCHEMA_CHANGE_DAY."""
+
+    CLASSIC = "classic"
+    CDC = "cdc"
+
+
+CLASSIC, CDC = Profile.CLASSIC, Profile.CDC
+PROFILES: tuple[Profile, ...] = tuple(Profile)
 SCHEMA_CHANGE_DAY = 5
 LOYALTY_TIERS = ("bronze", "silver", "gold")
 LATE_SHARE = 0.1  # of each day's web sessions arrive a day late
@@ -89,14 +96,26 @@ def price_change_days(day: int) -> list[int]:
 # window and each rank range gets one lifecycle. The counts are exact, so the payments table (one
 # payment per shipped order) has exactly the documented size on every day.
 #
-# A lifecycle is (event, day): "complete_hist" shipped and completed before day 1; "ship_hist" shipped
-# before day 1 and completed later; "cancel_hist" cancelled unpaid before day 1; ("ship", d) and
-# ("cancel", d) happen on day d — an absolute day for the baseline, relative to the cohort's day else.
+# A lifecycle is (event, day), its event happening on day d — an absolute day for the baseline,
+# relative to the cohort's day else.
+
+
+class Event(IntEnum):
+    """What happens in an order's life; the values are the codes the generator's arrays hold."""
+
+    COMPLETE_HIST = 0  # shipped and completed before day 1
+    SHIP_HIST = 1  # shipped before day 1, completed later
+    CANCEL_HIST = 2  # cancelled unpaid before day 1
+    SHIP = 3  # shipped (and paid) on day d
+    CANCEL = 4  # cancelled unpaid on day d
+
+
+COMPLETE_HIST, SHIP_HIST, CANCEL_HIST, SHIP, CANCEL = tuple(Event)
 
 
 @dataclass(frozen=True)
 class Lifecycle:
-    event: str
+    event: Event
     day: int
     count: int
 
@@ -107,87 +126,42 @@ class Window:
     lifecycles: tuple[Lifecycle, ...]
 
 
-def _w(*lifecycles: tuple[str, int, int]) -> Window:
+def _w(*lifecycles: tuple[Event, int, int]) -> Window:
     items = tuple(Lifecycle(*lc) for lc in lifecycles)
     return Window(sum(lc.count for lc in items), items)
 
 
+# Each window's lifecycles as (event, day, orders), in rank order.
+# fmt: off
 ORDER_WINDOWS: dict[int, tuple[Window, ...]] = {
     # Baseline: the oldest orders are settled, the newest still pending.
     0: (
-        _w(("complete_hist", 0, 205), ("cancel_hist", 0, 95)),
-        _w(
-            ("complete_hist", 0, 10),
-            ("ship_hist", 0, 25),
-            ("cancel_hist", 0, 15),
-            ("ship", 1, 20),
-            ("cancel", 1, 5),
-            ("ship", 2, 10),
-            ("ship", 3, 5),
-            ("cancel", 2, 3),
-            ("ship", 4, 4),
-            ("ship", 5, 3),
-        ),
-        _w(
-            ("ship", 1, 12),
-            ("ship", 2, 10),
-            ("ship", 3, 11),
-            ("cancel", 1, 3),
-            ("cancel", 2, 3),
-            ("cancel", 3, 5),
-            ("ship", 4, 14),
-            ("ship", 5, 12),
-            ("ship", 6, 10),
-            ("ship", 7, 8),
-            ("ship", 8, 6),
-            ("cancel", 4, 3),
-            ("cancel", 6, 3),
-        ),
+        _w((COMPLETE_HIST, 0, 205), (CANCEL_HIST, 0, 95)),
+        _w((COMPLETE_HIST, 0, 10), (SHIP_HIST, 0, 25), (CANCEL_HIST, 0, 15), (SHIP, 1, 20), (CANCEL, 1, 5),
+           (SHIP, 2, 10), (SHIP, 3, 5), (CANCEL, 2, 3), (SHIP, 4, 4), (SHIP, 5, 3)),
+        _w((SHIP, 1, 12), (SHIP, 2, 10), (SHIP, 3, 11), (CANCEL, 1, 3), (CANCEL, 2, 3), (CANCEL, 3, 5),
+           (SHIP, 4, 14), (SHIP, 5, 12), (SHIP, 6, 10), (SHIP, 7, 8), (SHIP, 8, 6), (CANCEL, 4, 3),
+           (CANCEL, 6, 3)),
     ),
     1: (
-        _w(
-            ("ship", 1, 24),
-            ("ship", 2, 14),
-            ("ship", 3, 8),
-            ("ship", 4, 6),
-            ("cancel", 1, 3),
-            ("cancel", 2, 3),
-            ("cancel", 4, 2),
-        ),
+        _w((SHIP, 1, 24), (SHIP, 2, 14), (SHIP, 3, 8), (SHIP, 4, 6), (CANCEL, 1, 3), (CANCEL, 2, 3),
+           (CANCEL, 4, 2)),
     ),
     2: (
-        _w(
-            ("ship", 1, 28),
-            ("ship", 2, 12),
-            ("ship", 3, 6),
-            ("ship", 4, 3),
-            ("cancel", 1, 3),
-            ("cancel", 2, 3),
-        ),
+        _w((SHIP, 1, 28), (SHIP, 2, 12), (SHIP, 3, 6), (SHIP, 4, 3), (CANCEL, 1, 3), (CANCEL, 2, 3)),
     ),
     3: (
-        _w(
-            ("ship", 1, 30),
-            ("ship", 2, 15),
-            ("ship", 3, 8),
-            ("ship", 4, 5),
-            ("cancel", 1, 4),
-            ("cancel", 2, 3),
-        ),
+        _w((SHIP, 1, 30), (SHIP, 2, 15), (SHIP, 3, 8), (SHIP, 4, 5), (CANCEL, 1, 4), (CANCEL, 2, 3)),
     ),
 }
+# fmt: on
 
 # Orders of a day past the classic ones: the share (in percent) of each lifecycle, relative days.
+# fmt: off
 LATER_DAY_SHARES = (
-    ("ship", 1, 40),
-    ("ship", 2, 22),
-    ("ship", 3, 12),
-    ("ship", 4, 8),
-    ("cancel", 1, 5),
-    ("cancel", 2, 5),
-    ("ship", 5, 4),
-    ("ship", 6, 4),
+    (SHIP, 1, 40), (SHIP, 2, 22), (SHIP, 3, 12), (SHIP, 4, 8), (CANCEL, 1, 5), (CANCEL, 2, 5), (SHIP, 5, 4), (SHIP, 6, 4),
 )
+# fmt: on
 
 
 @cache
@@ -201,14 +175,14 @@ def order_windows(cohort: int) -> tuple[Window, ...]:
     return (_w(*((event, day, n) for (event, day, _), n in zip(LATER_DAY_SHARES, counts, strict=True))),)
 
 
-HIST_SHIPPED = ("complete_hist", "ship_hist")
+HIST_SHIPPED = (COMPLETE_HIST, SHIP_HIST)
 
 
 def ship_day(cohort: int, lifecycle: Lifecycle) -> int | None:
     """The absolute day an order of this lifecycle ships (0 for the history), or None if never."""
     if lifecycle.event in HIST_SHIPPED:
         return 0
-    if lifecycle.event == "ship":
+    if lifecycle.event == SHIP:
         return lifecycle.day if cohort == 0 else cohort + lifecycle.day
     return None
 

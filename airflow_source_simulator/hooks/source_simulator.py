@@ -12,8 +12,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-CONN_TYPE = "source_simulator"
-PLATFORM_FIELD = "platform"
+from airflow_source_simulator.sessions.registry import CONN_TYPE
 
 
 class SourceSimulatorHook(BaseHook):
@@ -36,8 +35,3 @@ class SourceSimulatorHook(BaseHook):
             "a source_simulator connection is used through the simulator's operators, which open it with its "
             "platform's own hook"
         )
-
-
-def platform_of(extra: dict[str, Any]) -> Any:
-    """The form's ``platform`` value, as the UI stores it (plain, or prefixed by older forms)."""
-    return extra.get(PLATFORM_FIELD, extra.get(f"extra__{CONN_TYPE}__{PLATFORM_FIELD}"))

@@ -9,18 +9,26 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_source_simulator.assets import SCHEME, source_assets
+from airflow_source_simulator.core.arguments import (
+    AUTO_DAY,
+    NEXT_DAY,
+    DaySpec,
+    parse_day,
+    parse_flag,
+    parse_profile,
+    parse_scale,
+)
+from airflow_source_simulator.core.guards import FAST_FORWARD_MEANING
+from airflow_source_simulator.core.ledger import Operation
+from airflow_source_simulator.core.names import validate_schema_name
+from airflow_source_simulator.defaults import CONN_ID, CRM_SCHEMA, PROFILE, SHOP_SCHEMA
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.names import validate_schema_name
-from airflow_source_simulator.platforms.registry import platform_for_connection
 from airflow_source_simulator.schema import TABLES
-from airflow_source_simulator.simulator import NEXT_DAY, Simulator
-from airflow_source_simulator.states import parse_day, parse_profile, parse_scale
+from airflow_source_simulator.sessions.registry import session_for_connection
+from airflow_source_simulator.simulator import Simulator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-DEFAULT_CONN_ID = "duckdb_default"
-AUTO_DAY = "auto"
 
 
 def day_of_run(logical_date: dt.datetime | None, start_date: dt.datetime | None) -> int | str:
@@ -34,7 +42,7 @@ def day_of_run(logical_date: dt.datetime | None, start_date: dt.datetime | None)
             "day='auto' counts days from the DAG's start_date, and this task has none: set start_date, or "
             "give the day explicitly."
         )
-    zone = start_date.tzinfo or dt.timezone.utc
+    zone = start_date.tzinfo or dt.UTC
     day = (logical_date.astimezone(zone).date() - start_date.astimezone(zone).date()).days + 1
     if day < 1:
         raise SimulatorError(
@@ -48,15 +56,6 @@ def _is_template(value: object) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
-def _parse_flag(value: object, name: str) -> bool:
-    """A bool, or its rendered text ("True", "false") from a template."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ValueError(f"{name}={value!r} is not valid: give True or False.")
-
-
 class _SimulatorOperator(BaseOperator):
     """Shared arguments of the simulator's operators.
 
@@ -68,13 +67,16 @@ class _SimulatorOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("conn_id", "shop_schema", "crm_schema")
     ui_color = "#dbeafe"
+    enable_cdc: bool | str = False
+    scale: int | str = 1
+    profile: str = PROFILE
 
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
-        shop_schema: str = "jaffle_shop",
-        crm_schema: str = "jaffle_crm",
+        conn_id: str = CONN_ID,
+        shop_schema: str = SHOP_SCHEMA,
+        crm_schema: str = CRM_SCHEMA,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,13 +87,9 @@ class _SimulatorOperator(BaseOperator):
         self.shop_schema = shop_schema
         self.crm_schema = crm_schema
 
-    enable_cdc: bool | str = False
-    scale: int | str = 1
-    profile: str = "classic"
-
     def simulator(self) -> Simulator:
         return Simulator(
-            platform_for_connection(self.conn_id),
+            session_for_connection(self.conn_id),
             shop_schema=self.shop_schema,
             crm_schema=self.crm_schema,
             scale=self.scale,
@@ -121,13 +119,14 @@ class _WritingOperator(_SimulatorOperator):
     """
 
     template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "scale", "profile")
+    operation: Operation
 
     def __init__(
-        self, *, scale: int | str = 1, profile: str = "classic", enable_cdc: bool | str = False, **kwargs: Any
+        self, *, scale: int | str = 1, profile: str = PROFILE, enable_cdc: bool | str = False, **kwargs: Any
     ) -> None:
         source = [
             kwargs.get(k, d)
-            for k, d in (("conn_id", DEFAULT_CONN_ID), ("shop_schema", "jaffle_shop"), ("crm_schema", "jaffle_crm"))
+            for k, d in (("conn_id", CONN_ID), ("shop_schema", SHOP_SCHEMA), ("crm_schema", CRM_SCHEMA))
         ]
         if "outlets" not in kwargs and not any(_is_template(v) for v in source):
             kwargs["outlets"] = source_assets(*source)
@@ -142,6 +141,14 @@ class _WritingOperator(_SimulatorOperator):
         self.scale = scale
         self.enable_cdc = enable_cdc
 
+    def execute(self, context: Context) -> dict[str, Any]:
+        simulator = self.simulator()
+        return self._announce(context, simulator, self.change(simulator, context))
+
+    def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
+        """Run this operator's operation; returns the status."""
+        raise NotImplementedError
+
     def _announce(self, context: Context, simulator: Simulator, result: dict[str, Any]) -> dict[str, Any]:
         """Describe the change in the event of each table asset this task updates."""
         events = context.get("outlet_events")
@@ -153,17 +160,15 @@ class _WritingOperator(_SimulatorOperator):
             table = uri.rsplit("/", 1)[-1]
             if uri.startswith(f"{SCHEME}://") and table in rows:
                 events[asset].extra = {
-                    "operation": self.operation,
+                    "operation": str(self.operation),
                     "day": result["day"],
                     "changed": result.get("changed", True),
                     "rows": rows[table],
-                    "platform": simulator.platform.name,
+                    "platform": simulator.session.name,
                     "scale": result["scale"],
-                    "profile": result["scenario"],
+                    "profile": result["profile"],
                 }
         return result
-
-    operation = ""
 
 
 class _TakeoverOperator(_WritingOperator):
@@ -179,17 +184,12 @@ class _TakeoverOperator(_WritingOperator):
 
 class LoadBaselineOperator(_TakeoverOperator):
     """Create the source schemas and tables and load the baseline (day 0). A no-op once loaded.
+    Change capture (``enable_cdc``) is switched on after the baseline."""
 
-    :param force: take over same-named tables the simulator did not create (their rows are replaced).
-    :param enable_cdc: switch the platform's change capture on, after the baseline (``True`` or a
-        mechanism name; refused on DuckDB, see the README).
-    """
+    operation = Operation.LOAD_BASELINE
 
-    operation = "load_baseline"
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        simulator = self.simulator()
-        return self._announce(context, simulator, simulator.load_baseline(force=self.force))
+    def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
+        return simulator.load_baseline(force=self.force)
 
 
 class ApplyDeltaOperator(_WritingOperator):
@@ -208,19 +208,18 @@ class ApplyDeltaOperator(_WritingOperator):
     """
 
     template_fields: Sequence[str] = (*_WritingOperator.template_fields, "day", "fast_forward")
+    operation = Operation.APPLY_DELTA
 
-    def __init__(self, *, day: int | str, fast_forward: bool | str = False, **kwargs: Any) -> None:
+    def __init__(self, *, day: DaySpec | str, fast_forward: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not _is_template(day) and day not in (NEXT_DAY, AUTO_DAY):
             parse_day(day)
         if not _is_template(fast_forward):
-            _parse_flag(fast_forward, "fast_forward")
+            parse_flag(fast_forward, "fast_forward", FAST_FORWARD_MEANING, rendered=True)
         self.day = day
         self.fast_forward = fast_forward
 
-    operation = "apply_delta"
-
-    def execute(self, context: Context) -> dict[str, Any]:
+    def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
         day: object = self.day
         if day == AUTO_DAY:
             day = day_of_run(context.get("logical_date"), self.start_date)
@@ -230,24 +229,18 @@ class ApplyDeltaOperator(_WritingOperator):
                 if day == NEXT_DAY
                 else f"logical date {context['logical_date']} is day {day} of the schedule from {self.start_date}",
             )
-        simulator = self.simulator()
-        fast_forward = _parse_flag(self.fast_forward, "fast_forward")
-        return self._announce(context, simulator, simulator.apply_delta(day, fast_forward=fast_forward))
+        fast_forward = parse_flag(self.fast_forward, "fast_forward", FAST_FORWARD_MEANING, rendered=True)
+        return simulator.apply_delta(day, fast_forward=fast_forward)
 
 
 class ResetOperator(_TakeoverOperator):
-    """Truncate the simulator's eight tables (custom rows included) and reload the baseline.
+    """Truncate the simulator's eight tables (custom rows included) and reload the baseline. Change
+    capture (``enable_cdc``) is switched on after the baseline."""
 
-    :param force: take over same-named tables the simulator did not create (their rows are replaced).
-    :param enable_cdc: switch the platform's change capture on, after the baseline (``True`` or a
-        mechanism name; refused on DuckDB, see the README).
-    """
+    operation = Operation.RESET
 
-    operation = "reset"
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        simulator = self.simulator()
-        return self._announce(context, simulator, simulator.reset(force=self.force))
+    def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
+        return simulator.reset(force=self.force)
 
 
 class StatusOperator(_SimulatorOperator):

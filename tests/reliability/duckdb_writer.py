@@ -13,8 +13,8 @@ from typing import Any
 
 from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
 from airflow_source_simulator.schema import LEDGER_TABLE
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
 
 
@@ -30,7 +30,7 @@ class PausingHook(DuckDBHook):
 
 def main() -> None:
     path, day = sys.argv[1], int(sys.argv[2])
-    result = Simulator(DuckDBPlatform(PausingHook(database=path, log_sql=False))).apply_delta(day)
+    result = Simulator(DuckDBSession(PausingHook(database=path, log_sql=False))).apply_delta(day)
     print("RESULT", json.dumps({"changed": result["changed"], "day": result["day"]}), flush=True)
 
 

@@ -20,13 +20,15 @@ import psycopg
 from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
+from airflow_source_simulator.core.statements import Statement, Step, Work
+from airflow_source_simulator.core.states import expected_tables
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
-from airflow_source_simulator.platforms.base import Platform
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
-from airflow_source_simulator.platforms.postgres import PostgresPlatform
+from airflow_source_simulator.dialects.duckdb import DuckDBDialect
+from airflow_source_simulator.dialects.postgres import PostgresDialect
 from airflow_source_simulator.schema import LEDGER_TABLE, TABLES_BY_NAME, Table, tables_at
-from airflow_source_simulator.statements import Statement, Step, Work
-from airflow_source_simulator.states import expected_tables
+from airflow_source_simulator.sessions.base import Session
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
+from airflow_source_simulator.sessions.postgres import PostgresSession
 from tests.postgres_server import PostgresServer
 
 # Ledger columns compared between states: all but the wall-clock ``applied_at``.
@@ -99,9 +101,9 @@ def _fingerprint(engine: str, execute: Callable[[str], list[tuple[Any, ...]]], s
     )
 
 
-def fingerprint_through(platform: Platform) -> Fingerprint:
-    """The fingerprint read on the platform's own connection (within its session: no second connection)."""
-    return _fingerprint(platform.name, platform.query, SCHEMAS)
+def fingerprint_through(session: Session) -> Fingerprint:
+    """The fingerprint read on the session's own connection (while it holds one: no second connection)."""
+    return _fingerprint(session.name, session.query, SCHEMAS)
 
 
 def ledger_rows(snapshot: Snapshot, shop_schema: str = "jaffle_shop") -> list[tuple[Any, ...]]:
@@ -253,40 +255,48 @@ def _idempotent(work: Sequence[Work]) -> list[Work]:
     ]
 
 
-class DuckDBWithoutTransactions(DuckDBPlatform):
-    """DuckDB run as the Databricks platform runs: no transaction, every statement committed on its own and
-    idempotent (a row is inserted only where its key is free, as Databricks' MERGE does), the ledger last.
-
-    Generated rows go as statements (Databricks has no bulk path either) of at most 100 rows, so that a
-    day's larger tables take several and a fault also lands between two statements of one table.
-    """
+class DuckDBWithoutTransactions(DuckDBDialect):
+    """DuckDB's SQL as the Databricks dialect writes it: no transaction, and every insert idempotent (a row is
+    inserted only where its key is free, as Databricks' MERGE does). Rows go in statements of at most 100 rows,
+    so that a day's larger tables take several and a fault also lands between two statements of one table."""
 
     title = "DuckDB (without transactions)"
     transactional = False
     begin_sql = None
     commit_sql = None
-    bulk = False
     max_rows_per_statement = 100
 
-    @classmethod
-    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+    def insert_rows(self, table_ref: str, table: Table, lines: Sequence[str]) -> str:
         return _insert_if_absent(super().insert_rows(table_ref, table, lines), table.key)
+
+
+class PostgresWithoutTransactions(PostgresDialect):
+    """PostgreSQL's SQL as the Databricks dialect writes it (see ``DuckDBWithoutTransactions``)."""
+
+    title = "PostgreSQL (without transactions)"
+    transactional = False
+    max_rows_per_statement = 100
+
+    def insert_rows(self, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        return _insert_if_absent(super().insert_rows(table_ref, table, lines), table.key)
+
+
+class DuckDBSessionWithoutTransactions(DuckDBSession):
+    """DuckDB run as the Databricks session runs: every statement committed on its own, the ledger last, and
+    generated rows as statements (Databricks has no bulk path either)."""
+
+    dialect = DuckDBWithoutTransactions()
+    bulk = False
 
     def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
         super().run(_idempotent(work), on_step, transaction=transaction)
 
 
-class PostgresWithoutTransactions(PostgresPlatform):
-    """PostgreSQL run as the Databricks platform runs (see ``DuckDBWithoutTransactions``)."""
+class PostgresSessionWithoutTransactions(PostgresSession):
+    """PostgreSQL run as the Databricks session runs (see ``DuckDBSessionWithoutTransactions``)."""
 
-    title = "PostgreSQL (without transactions)"
-    transactional = False
+    dialect = PostgresWithoutTransactions()
     bulk = False
-    max_rows_per_statement = 100
-
-    @classmethod
-    def insert_rows(cls, table_ref: str, table: Table, lines: Sequence[str]) -> str:
-        return _insert_if_absent(super().insert_rows(table_ref, table, lines), table.key)
 
     def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
         super().run(_idempotent(work), on_step, transaction=transaction)
@@ -321,8 +331,8 @@ class DuckDBSource:
         with duckdb.connect(str(self.path), read_only=True) as con:
             return _fingerprint("duckdb", lambda sql: con.execute(sql).fetchall(), SCHEMAS)
 
-    def platform(self, fault: Fault | None = None, transactional: bool = True) -> DuckDBPlatform:
-        kind = DuckDBPlatform if transactional else DuckDBWithoutTransactions
+    def session(self, fault: Fault | None = None, transactional: bool = True) -> DuckDBSession:
+        kind = DuckDBSession if transactional else DuckDBSessionWithoutTransactions
         if fault is None:
             return kind.for_database(str(self.path))
         return kind(StrikableDuckDBHook(fault, database=str(self.path), log_sql=False))
@@ -359,8 +369,8 @@ class PostgresSource:
         with psycopg.connect(self.server.uri(self.name), autocommit=True) as conn:
             return _fingerprint("postgres", lambda sql: conn.execute(sql).fetchall(), SCHEMAS)
 
-    def platform(self, fault: Fault | None = None, transactional: bool = True) -> PostgresPlatform:
-        kind = PostgresPlatform if transactional else PostgresWithoutTransactions
+    def session(self, fault: Fault | None = None, transactional: bool = True) -> PostgresSession:
+        kind = PostgresSession if transactional else PostgresSessionWithoutTransactions
         if fault is None:
             return kind(PostgresHook(postgres_conn_id=self.conn_id, log_sql=False))
         return kind(StrikablePostgresHook(fault, self.server.uri(), postgres_conn_id=self.conn_id, log_sql=False))

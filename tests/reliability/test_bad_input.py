@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, Any, cast
 import duckdb
 import pytest
 
+from airflow_source_simulator.core.names import RESERVED_WORDS, validate_schema_name
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.names import RESERVED_WORDS, validate_schema_name
 from airflow_source_simulator.operators import (
     ApplyDeltaOperator,
     LoadBaselineOperator,
     ResetOperator,
     StatusOperator,
 )
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
 from airflow_source_simulator.schema import LEDGER_TABLE
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import postgres_platform
+from tests.conftest import postgres_session
 from tests.postgres_server import PostgresServer
 from tests.reliability.harness import duckdb_snapshot, holds_state, postgres_snapshot
 
@@ -53,7 +53,7 @@ class Case:
 
 
 def simulator(path: Path, **kwargs: Any) -> Simulator:
-    return Simulator(DuckDBPlatform.for_database(str(path)), **kwargs)
+    return Simulator(DuckDBSession.for_database(str(path)), **kwargs)
 
 
 def rendered(operator: Any, **values: Any) -> Any:
@@ -367,7 +367,7 @@ def test_a_database_from_a_newer_package_is_refused_by_every_operation_until_res
         uri = request.getfixturevalue("postgres").uri(request.getfixturevalue("pg_database"))
 
         def make() -> Simulator:
-            return Simulator(postgres_platform(conn_id))
+            return Simulator(postgres_session(conn_id))
 
         def execute(sql: str) -> None:
             import psycopg

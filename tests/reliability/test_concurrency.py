@@ -24,10 +24,10 @@ from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.operators import ApplyDeltaOperator, LoadBaselineOperator, ResetOperator
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
 from airflow_source_simulator.schema import LEDGER_TABLE
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import REPO, postgres_platform
+from tests.conftest import REPO, postgres_session
 from tests.postgres_server import PostgresServer
 from tests.reliability.harness import duckdb_snapshot, holds_state, ledger_rows, postgres_snapshot
 
@@ -99,7 +99,7 @@ def _expect_day_applied_once(snapshot: dict[str, list[tuple[Any, ...]]], day: in
 def stalled_postgres(postgres: PostgresServer, pg_database: str, pg_conn_id: str) -> Any:
     """A loaded source, and a session holding SHARE on jaffle_crm.web_sessions: a writer's transaction runs
     until its insert there (day 1's last table), then waits, in the middle of its transaction."""
-    Simulator(postgres_platform(pg_conn_id)).load_baseline()
+    Simulator(postgres_session(pg_conn_id)).load_baseline()
     blocker = psycopg.connect(postgres.uri(pg_database))
     blocker.execute("LOCK TABLE jaffle_crm.web_sessions IN SHARE MODE")
     yield blocker
@@ -140,14 +140,14 @@ def test_two_runs_applying_a_day_on_postgres_apply_it_once_the_second_waits(
 def test_on_postgres_a_writer_that_waited_too_long_fails_clearly_and_changes_nothing(
     postgres: PostgresServer, pg_database: str, pg_conn_id: str, stalled_postgres: Any
 ) -> None:
-    first = Writer(lambda: Simulator(postgres_platform(pg_conn_id)).apply_delta(1))
+    first = Writer(lambda: Simulator(postgres_session(pg_conn_id)).apply_delta(1))
     first.start()
     wait_for(
         "the first writer's transaction to reach web_sessions",
         lambda: bool(_waiting_on_web_sessions(postgres, pg_database)),
     )
     (holder,) = _waiting_on_web_sessions(postgres, pg_database)
-    impatient = postgres_platform(pg_conn_id)
+    impatient = postgres_session(pg_conn_id)
     impatient.lock_wait_seconds = 1.0  # type: ignore[misc]
     log = LogWatch("impatient_postgres")
     # In a thread of its own: were it not held at the lock, its reset would block on the table lock.
@@ -169,9 +169,9 @@ def test_on_postgres_sources_in_other_schemas_do_not_wait_for_each_other(
     pg_conn_id: str, stalled_postgres: Any
 ) -> None:
     """The lock is the source's (its shop schema), not the database's."""
-    first = Writer(lambda: Simulator(postgres_platform(pg_conn_id)).apply_delta(1))
+    first = Writer(lambda: Simulator(postgres_session(pg_conn_id)).apply_delta(1))
     first.start()
-    other = postgres_platform(pg_conn_id)
+    other = postgres_session(pg_conn_id)
     other.lock_wait_seconds = 5.0  # type: ignore[misc]
     started = time.monotonic()
     result = Simulator(other, shop_schema="erp", crm_schema="marketing").load_baseline()
@@ -197,13 +197,13 @@ class PausingDuckDBHook(DuckDBHook):
 
 def test_two_writers_of_a_duckdb_file_in_one_process_apply_a_day_once(tmp_path: Path) -> None:
     path = tmp_path / "source.duckdb"
-    Simulator(DuckDBPlatform.for_database(str(path))).load_baseline()
+    Simulator(DuckDBSession.for_database(str(path))).load_baseline()
     hook = PausingDuckDBHook(database=str(path), log_sql=False)
-    first = Writer(lambda: Simulator(DuckDBPlatform(hook)).apply_delta(1))
+    first = Writer(lambda: Simulator(DuckDBSession(hook)).apply_delta(1))
     first.start()
     assert hook.paused.wait(TIMEOUT)
     log = LogWatch("second_duckdb_thread")
-    second = Writer(lambda: Simulator(DuckDBPlatform.for_database(str(path)), log=log.logger).apply_delta(1))
+    second = Writer(lambda: Simulator(DuckDBSession.for_database(str(path)), log=log.logger).apply_delta(1))
     try:
         second.start()
         wait_for("the second writer to wait", lambda: log.said("Waiting for another operation on"), timeout=10)
@@ -218,7 +218,7 @@ def test_two_writers_of_a_duckdb_file_in_one_process_apply_a_day_once(tmp_path: 
 
 def test_a_duckdb_file_another_process_writes_is_waited_for_or_refused_clearly(tmp_path: Path) -> None:
     path = tmp_path / "source.duckdb"
-    Simulator(DuckDBPlatform.for_database(str(path))).load_baseline()
+    Simulator(DuckDBSession.for_database(str(path))).load_baseline()
     other = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.duckdb_writer", str(path), "1"],
         cwd=REPO,
@@ -239,7 +239,7 @@ def test_a_duckdb_file_another_process_writes_is_waited_for_or_refused_clearly(t
     try:
         wait_for("the other process to hold the file mid-transaction", lambda: "PAUSED" in output)
         # A writer that does not wait long enough is refused, naming the file and the process holding it.
-        impatient = DuckDBPlatform.for_database(str(path))
+        impatient = DuckDBSession.for_database(str(path))
         impatient.lock_wait_seconds = 0.5  # type: ignore[misc]
         with pytest.raises(SimulatorError) as refused:
             Simulator(impatient).apply_delta(1)
@@ -248,7 +248,7 @@ def test_a_duckdb_file_another_process_writes_is_waited_for_or_refused_clearly(t
         assert "most likely another task writing it" in message and "nothing was changed" in message
         # A writer that waits gets the file once the other process is done, and finds the day applied.
         log = LogWatch("patient_duckdb_process")
-        patient = Writer(lambda: Simulator(DuckDBPlatform.for_database(str(path)), log=log.logger).apply_delta(1))
+        patient = Writer(lambda: Simulator(DuckDBSession.for_database(str(path)), log=log.logger).apply_delta(1))
         patient.start()
         wait_for("the second writer to wait", lambda: log.said(f"is in use by another process (PID {other.pid})"))
         assert patient.is_alive()

@@ -87,7 +87,7 @@ def _dry_run(source: Source, operation: Operation, transactional: bool) -> tuple
     """Every call the operation sends, and the state it reaches (checked against the manifest here, once),
     from the saved state before it; the source is put back afterwards."""
     counted = Fault()
-    operation.run(Simulator(source.platform(counted, transactional), scale=operation.scale))
+    operation.run(Simulator(source.session(counted, transactional), scale=operation.scale))
     assert holds_state(source.snapshot(), operation.day, operation.scale), (
         f"{operation}: a clean run missed the manifest"
     )
@@ -100,7 +100,7 @@ def _run_struck(source: Source, operation: Operation, position: int, transaction
     """Run the operation with its connection killed before call ``position``; whether it failed."""
     fault = Fault(at=position)
     try:
-        operation.run(Simulator(source.platform(fault, transactional), scale=operation.scale))
+        operation.run(Simulator(source.session(fault, transactional), scale=operation.scale))
     except DRIVER_ERRORS:
         return True
     finally:
@@ -116,7 +116,7 @@ def _run_struck(source: Source, operation: Operation, position: int, transaction
 def test_a_connection_killed_at_any_call_leaves_the_old_state_or_the_whole_new_one(
     source: Source, operation: Operation
 ) -> None:
-    operation.prepare(Simulator(source.platform(), scale=operation.scale))
+    operation.prepare(Simulator(source.session(), scale=operation.scale))
     source.save()
     before = source.fingerprint()
     calls, after = _dry_run(source, operation, transactional=True)
@@ -137,7 +137,7 @@ def test_a_connection_killed_at_any_call_leaves_the_old_state_or_the_whole_new_o
     assert calls[durable - 1] in COMMITS, f"{operation}: the state changed at {calls[durable]}, not at the commit"
     # Each kill left the old state (put back after the new one); running again completes the operation.
     assert source.fingerprint() == before
-    operation.run(Simulator(source.platform(), scale=operation.scale))
+    operation.run(Simulator(source.session(), scale=operation.scale))
     assert source.fingerprint() == after
 
 
@@ -146,7 +146,7 @@ def test_without_transactions_a_retry_after_a_kill_at_any_call_converges_to_the_
     source: Source, operation: Operation, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    operation.prepare(Simulator(source.platform(transactional=False), scale=operation.scale))
+    operation.prepare(Simulator(source.session(transactional=False), scale=operation.scale))
     source.save()
     before = source.fingerprint()
     calls, after = _dry_run(source, operation, transactional=False)
@@ -154,9 +154,9 @@ def test_without_transactions_a_retry_after_a_kill_at_any_call_converges_to_the_
     for position, call in enumerate(calls, start=1):
         where = f"{operation}: killed before call {position} ({call})"
         _run_struck(source, operation, position, transactional=False)
-        platform = source.platform(transactional=False)
-        with platform.session():  # one connection for the checks and the retry
-            partial = fingerprint_through(platform)
+        session = source.session(transactional=False)
+        with session.hold():  # one connection for the checks and the retry
+            partial = fingerprint_through(session)
             complete = partial.ledger != before.ledger
             if complete:
                 # The ledger is written last: once it names the new state, the data is complete.
@@ -166,8 +166,8 @@ def test_without_transactions_a_retry_after_a_kill_at_any_call_converges_to_the_
                 continue
             else:
                 partial_states += 1
-            retried = operation.run(Simulator(platform, scale=operation.scale))
-            now = fingerprint_through(platform)
+            retried = operation.run(Simulator(session, scale=operation.scale))
+            now = fingerprint_through(session)
         assert now.tables == after.tables, f"{where}: the retry did not reach the manifest's state"
         # One ledger row for the operation: the retry's, or none more when the kill came after the ledger
         # row (the operation was complete), unless it is a reset (each reset is an operation of its own).
@@ -184,7 +184,7 @@ def test_without_transactions_a_retry_after_a_kill_at_any_call_converges_to_the_
 def test_without_transactions_a_row_of_your_own_in_the_days_ids_is_still_refused(tmp_path: Path) -> None:
     """A retry accepts the rows an interrupted run of the day inserted (they equal the day's), not others."""
     source = DuckDBSource(tmp_path)
-    Simulator(source.platform(transactional=False)).load_baseline()
+    Simulator(source.session(transactional=False)).load_baseline()
     source.save()
     calls, _ = _dry_run(source, WITHOUT_TRANSACTIONS[1], transactional=False)
     # Killed after the day's customers went in, and a row of someone else's on an order ID the day inserts.
@@ -197,5 +197,5 @@ def test_without_transactions_a_row_of_your_own_in_the_days_ids_is_still_refused
         )
     before = source.fingerprint()
     with pytest.raises(SimulatorError, match=r"jaffle_shop.orders IDs 501-560: 1 taken\). Nothing was changed"):
-        Simulator(source.platform(transactional=False)).apply_delta(1)
+        Simulator(source.session(transactional=False)).apply_delta(1)
     assert source.fingerprint() == before

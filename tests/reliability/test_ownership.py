@@ -15,9 +15,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from airflow_source_simulator.dialects.duckdb import DUCKDB
+from airflow_source_simulator.dialects.postgres import POSTGRES
 from airflow_source_simulator.errors import NotOursError
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
-from airflow_source_simulator.platforms.postgres import PostgresPlatform
 from airflow_source_simulator.schema import LEDGER_TABLE, TABLES, TABLES_BY_NAME
 from airflow_source_simulator.simulator import Simulator
 from tests.reliability.harness import DuckDBSource, Fault, Snapshot, Source, holds_state, ledger_rows
@@ -74,19 +74,19 @@ def test_other_tables_in_and_beside_the_simulators_schemas_survive_every_operati
     before = theirs(snapshot(source))
     assert len(before) == 4
     operations: list[tuple[str, Callable[[], object]]] = [
-        ("load", lambda: Simulator(source.platform()).load_baseline()),
-        ("apply day 1", lambda: Simulator(source.platform()).apply_delta(1)),
-        ("apply day 2", lambda: Simulator(source.platform()).apply_delta(2)),
-        ("fast-forward to day 5", lambda: Simulator(source.platform()).apply_delta(5, fast_forward=True)),
-        ("reset", lambda: Simulator(source.platform()).reset()),
-        ("reset to the cdc profile", lambda: Simulator(source.platform(), profile="cdc").reset()),
+        ("load", lambda: Simulator(source.session()).load_baseline()),
+        ("apply day 1", lambda: Simulator(source.session()).apply_delta(1)),
+        ("apply day 2", lambda: Simulator(source.session()).apply_delta(2)),
+        ("fast-forward to day 5", lambda: Simulator(source.session()).apply_delta(5, fast_forward=True)),
+        ("reset", lambda: Simulator(source.session()).reset()),
+        ("reset to the cdc profile", lambda: Simulator(source.session(), profile="cdc").reset()),
         (
             "cdc day 5 (adds a column)",
-            lambda: Simulator(source.platform(), profile="cdc").apply_delta(5, fast_forward=True),
+            lambda: Simulator(source.session(), profile="cdc").apply_delta(5, fast_forward=True),
         ),
-        ("reset, force (drops the column)", lambda: Simulator(source.platform()).reset(force=True)),
-        ("load, force", lambda: Simulator(source.platform()).load_baseline(force=True)),
-        ("status, verify", lambda: Simulator(source.platform()).status(verify=True)),
+        ("reset, force (drops the column)", lambda: Simulator(source.session()).reset(force=True)),
+        ("load, force", lambda: Simulator(source.session()).load_baseline(force=True)),
+        ("status, verify", lambda: Simulator(source.session()).status(verify=True)),
     ]
     for name, operation in operations:
         operation()
@@ -97,8 +97,8 @@ def test_other_tables_in_and_beside_the_simulators_schemas_survive_every_operati
 
 
 def _customers_ddl(source: Source) -> str:
-    platform = DuckDBPlatform if isinstance(source, DuckDBSource) else PostgresPlatform
-    return platform.create_table("jaffle_shop.customers", TABLES_BY_NAME["customers"].columns)
+    dialect = DUCKDB if isinstance(source, DuckDBSource) else POSTGRES
+    return dialect.create_table("jaffle_shop.customers", TABLES_BY_NAME["customers"].columns)
 
 
 @pytest.mark.parametrize("operation", ["load_baseline", "reset"])
@@ -114,12 +114,12 @@ def test_same_named_tables_the_simulator_did_not_create_are_refused_unless_force
     )
     before = snapshot(source)
     with pytest.raises(NotOursError) as refused:
-        getattr(Simulator(source.platform()), operation)()
+        getattr(Simulator(source.session()), operation)()
     assert "jaffle_shop.customers already exist but were not created by the source simulator" in str(refused.value)
     assert "Nothing was changed" in str(refused.value) and "force=True" in str(refused.value)
     assert snapshot(source) == before
     # With force the same-named table is taken over (its rows replaced); the table beside it is not.
-    getattr(Simulator(source.platform()), operation)(force=True)
+    getattr(Simulator(source.session()), operation)(force=True)
     after = snapshot(source)
     assert holds_state(after, 0) and [row[1] for row in ledger_rows(after)] == [operation]
     assert (
@@ -160,7 +160,7 @@ def test_every_statement_of_every_writing_operation_writes_only_the_simulators_t
     fault = Fault()
 
     def simulator(**kwargs: Any) -> Simulator:
-        return Simulator(source.platform(fault), **kwargs)
+        return Simulator(source.session(fault), **kwargs)
 
     simulator().load_baseline()
     simulator().apply_delta(1)

@@ -21,7 +21,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.platforms.duckdb import DuckDBPlatform
+from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
 from tests.reliability.harness import DuckDBSource, holds_state
 
@@ -42,7 +42,7 @@ def manifest_fingerprints() -> dict[int, dict[str, tuple[int, str]]]:
     folder = Path(tempfile.mkdtemp(prefix="reliability-reference-"))
     try:
         source = DuckDBSource(folder)
-        simulator = Simulator(source.platform())
+        simulator = Simulator(source.session())
         out = {}
         for day in range(LAST_DAY + 1):
             simulator.apply_delta(day) if day else simulator.load_baseline()
@@ -70,7 +70,7 @@ class SourceModel(RuleBasedStateMachine):
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def simulator(self) -> Simulator:
-        return Simulator(DuckDBPlatform.for_database(str(self.source.path)))
+        return Simulator(DuckDBSession.for_database(str(self.source.path)))
 
     def record(self, operation: str, day: int) -> None:
         self.ledger.append((len(self.ledger) + 1, operation, day))

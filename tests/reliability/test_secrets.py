@@ -73,7 +73,7 @@ def _dag() -> Any:
     with DAG(
         dag_id="reliability_secrets",
         schedule=None,
-        start_date=dt.datetime(2024, 4, 1, tzinfo=dt.timezone.utc),
+        start_date=dt.datetime(2024, 4, 1, tzinfo=dt.UTC),
         catchup=False,
         max_active_runs=1,
     ) as dag:

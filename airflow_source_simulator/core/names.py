@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from airflow_source_simulator.errors import ArgumentError
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 # Words reserved by the SQL of a supported engine. The simulator quotes every name, so its own SQL would
@@ -33,12 +35,12 @@ RESERVED_WORDS = frozenset(_RESERVED_WORDS_TEXT.split())
 
 def validate_schema_name(value: object, parameter: str) -> str:
     if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
-        raise ValueError(
+        raise ArgumentError(
             f"{parameter}={value!r} is not a plain identifier: use 1-63 ASCII letters, digits and "
             "underscores, starting with a letter or underscore (for example 'jaffle_shop')."
         )
     if value.lower() in RESERVED_WORDS:
-        raise ValueError(
+        raise ArgumentError(
             f"{parameter}={value!r} is a reserved word in SQL, so every query of the source would have to quote "
             f"it: choose another name (for example '{value.lower()}_data')."
         )

@@ -1,4 +1,4 @@
-"""Packaged SQL as a list of annotated statements, and the file format that carries them.
+"""The work of an operation: annotated statements and generated rows, and the file format of packaged SQL.
 
 A file is a header of comments, then statements each led by a step line such as
 ``-- step: insert orders rows=1200 done=1000``, so the simulator can log what each statement did
@@ -9,21 +9,38 @@ replaced by quoted identifiers at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
-from airflow_source_simulator.schema import Table
+from airflow_source_simulator.schema import SchemaRole, Table
 
 SHOP_PLACEHOLDER = "{{ shop_schema }}"
 CRM_PLACEHOLDER = "{{ crm_schema }}"
-PLACEHOLDERS = {"shop": SHOP_PLACEHOLDER, "crm": CRM_PLACEHOLDER}
+PLACEHOLDERS: dict[SchemaRole, str] = {"shop": SHOP_PLACEHOLDER, "crm": CRM_PLACEHOLDER}
 STEP_PREFIX = "-- step: "
+
+
+class Action(StrEnum):
+    """What a step does; its value is the word packaged files carry in their step lines."""
+
+    CREATE_SCHEMA = "create_schema"  # target: a schema role
+    CREATE_TABLE = "create_table"
+    LOAD = "load"  # generated rows of a state into emptied tables (reported as insert)
+    INSERT = "insert"
+    UPDATE = "update"
+    TOUCH = "touch"  # a first save of rows that an update of the same day saves again
+    DELETE = "delete"  # hard delete by key, or all rows when the step has no row count
+    ADD_COLUMN = "add_column"  # target: table.column
+    DROP_COLUMN = "drop_column"
+    CDC = "cdc"  # target: what change capture was switched on for
+    LEDGER = "ledger"  # target: the operation recorded; rows: its day
 
 
 @dataclass(frozen=True)
 class Step:
-    action: str  # create_schema, create_table, insert, update, delete, ledger, cdc
-    target: str  # a table name, or a schema role for create_schema
+    action: Action
+    target: str  # a table name, a schema role, table.column or an operation: see Action
     rows: int | None = None  # rows of the whole step (all its statements)
     soft_deleted: int | None = None
     done: int | None = None  # rows done once this statement completes, when a step takes several
@@ -33,7 +50,7 @@ class Step:
         return self.done is None or self.rows is None or self.done >= self.rows
 
     def annotation(self) -> str:
-        parts = [self.action, self.target]
+        parts = [str(self.action), self.target]
         for name in ("rows", "soft_deleted", "done"):
             value = getattr(self, name)
             if value:
@@ -44,7 +61,7 @@ class Step:
     def parse(cls, line: str) -> Step:
         action, target, *fields = line[len(STEP_PREFIX) :].split()
         numbers = {name: int(value) for name, value in (field.split("=", 1) for field in fields)}
-        return cls(action, target, **numbers)
+        return cls(Action(action), target, **numbers)
 
 
 @dataclass(frozen=True)
@@ -86,14 +103,10 @@ def parse_file(text: str) -> list[Statement]:
 
 @dataclass(frozen=True, eq=False)
 class Rows:
-    """Generated rows for one table, loaded in bulk where the platform can (Arrow, COPY) and as
-    batched statements elsewhere.
+    """Generated rows for one table, loaded in bulk where the session can (Arrow, COPY) and as batched
+    statements elsewhere. ``action`` is LOAD, INSERT, UPDATE, TOUCH or DELETE (hard, by key)."""
 
-    ``action`` is ``load`` (the rows of a state, into emptied tables), ``insert``, ``update``, ``touch``
-    (an update that an ``update`` of the same rows follows the same day) or ``delete`` (hard, by key).
-    """
-
-    action: str
+    action: Action
     table: Table
     ref: str  # the quoted schema-qualified table
     columns: dict[str, np.ndarray]

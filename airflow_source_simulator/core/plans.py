@@ -1,0 +1,162 @@
+"""The plan of each operation: the statements and generated rows it will run, computed without a database.
+
+A ``Source`` is one simulated source as the plans see it: its engine's dialect, its two schemas, its
+scale and profile. Each plan is the whole work of an operation, the ledger statement last, so that where
+the engine has transactions the operation is one of them, and where it has none a retry completes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from airflow_source_simulator import packaged
+from airflow_source_simulator.core.guards import Inspection, NewIds
+from airflow_source_simulator.core.ledger import LedgerEntry, Operation, record
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work
+from airflow_source_simulator.core.states import is_packaged, state_digest
+from airflow_source_simulator.data.delta import day_delta
+from airflow_source_simulator.data.generate import state as generated_state
+from airflow_source_simulator.data.scenario import Profile
+from airflow_source_simulator.dialects.base import Dialect
+from airflow_source_simulator.schema import (
+    LEDGER_TABLE,
+    LEDGER_VERSION,
+    LOYALTY_TIER,
+    TABLES,
+    TABLES_BY_NAME,
+    SchemaRole,
+    Table,
+    tables_at,
+)
+from airflow_source_simulator.version import __version__
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run of work does: logged under ``title``, with load wording if ``loading``, in one
+    transaction if ``transaction`` (and the engine has them)."""
+
+    title: str
+    work: tuple[Work, ...]
+    loading: bool = False
+    transaction: bool = True
+
+
+@dataclass(frozen=True)
+class Source:
+    """One simulated source: the SQL of its engine, its schemas (as the catalog stores them), scale, profile."""
+
+    dialect: Dialect
+    schemas: Mapping[SchemaRole, str]
+    scale: int
+    profile: Profile
+
+    # --- names ----------------------------------------------------------------------------------
+    def qualified(self, table: Table) -> str:
+        return f"{self.schemas[table.role]}.{table.name}"
+
+    def ref(self, table: Table) -> str:
+        return f"{self.dialect.quote(self.schemas[table.role])}.{table.name}"
+
+    @property
+    def ledger_ref(self) -> str:
+        return f"{self.dialect.quote(self.schemas['shop'])}.{LEDGER_TABLE}"
+
+    # --- pieces ---------------------------------------------------------------------------------
+    def packaged(self, name: str) -> list[Statement]:
+        """A packaged file's statements, for this source's schemas."""
+        shop, crm = (self.dialect.quote(self.schemas[role]) for role in ("shop", "crm"))
+        return [s.with_schemas(shop, crm) for s in packaged.statements(self.dialect.name, name)]
+
+    def ledger_statement(self, previous: LedgerEntry | None, operation: Operation, day: int) -> Statement:
+        entry = LedgerEntry(
+            seq=(previous.seq if previous else 0) + 1,
+            operation=operation,
+            day=day,
+            scale=self.scale,
+            profile=self.profile,
+            package_version=__version__,
+            ledger_version=LEDGER_VERSION,
+            state_digest=state_digest(day, self.scale, self.profile),
+        )
+        return record(self.dialect, self.ledger_ref, entry, self.schemas)
+
+    def state_work(self, day: int) -> list[Work]:
+        """The rows of state ``day``, into emptied tables: packaged SQL, or generated rows in bulk."""
+        if day == 0 and is_packaged(day, self.scale, self.profile):
+            return [*self.packaged(packaged.BASELINE_FILE)]
+        state = generated_state(day, self.scale, self.profile)
+        rows = [Rows(Action.LOAD, t, self.ref(t), state.table(t.name)) for t in tables_at(self.profile, day)]
+        return [r for r in rows if len(r)]
+
+    def delta_work(self, day: int) -> list[Work]:
+        """What ``day`` changes: packaged SQL, or the generated difference of two states."""
+        if is_packaged(day, self.scale, self.profile):
+            return [*self.packaged(packaged.day_file(day))]
+        out: list[Work] = []
+        changes = day_delta(day, self.scale, profile=self.profile).values()
+        for table, change in zip(tables_at(self.profile, day), changes, strict=True):
+            ref = self.ref(table)
+            candidates = [
+                Rows(Action.TOUCH, table, ref, change.touched) if change.touched_rows else None,
+                Rows(Action.INSERT, table, ref, change.inserted) if change.inserted_rows else None,
+                Rows(Action.UPDATE, table, ref, change.updated, change.soft_deleted) if change.updated_rows else None,
+                Rows(Action.DELETE, table, ref, {table.key: change.hard_deleted}) if change.hard_deleted.size else None,
+            ]
+            out += [rows for rows in candidates if rows is not None]
+        return out
+
+    def schema_change_work(self, day: int, present: bool) -> list[Work]:
+        """Add the profile's column once its day has come, and drop it from a state before that day.
+        ``present``: whether the database's customers table has the column now."""
+        wanted = LOYALTY_TIER.name in tables_at(self.profile, day)[0].column_names
+        if wanted == present:
+            return []
+        ref = self.ref(TABLES_BY_NAME["customers"])
+        target = f"customers.{LOYALTY_TIER.name}"
+        if wanted:
+            return [Statement(self.dialect.add_column(ref, LOYALTY_TIER), Step(Action.ADD_COLUMN, target))]
+        return [Statement(self.dialect.drop_column(ref, LOYALTY_TIER), Step(Action.DROP_COLUMN, target))]
+
+    # --- plans ----------------------------------------------------------------------------------
+    def load(self, inspection: Inspection, operation: Operation, title: str, day: int, column_present: bool) -> Plan:
+        """Create what is missing, empty the simulator's tables if any exist, load the state of ``day``."""
+        work: list[Work] = [
+            *self.packaged(packaged.SCHEMA_FILE),
+            *(self.packaged(packaged.TRUNCATE_FILE) if inspection.tables else []),
+            *self.schema_change_work(day, column_present),
+            *self.state_work(day),
+            self.ledger_statement(inspection.entry, operation, day),
+        ]
+        return Plan(title, tuple(work), loading=True)
+
+    def day(self, inspection: Inspection, day: int, column_present: bool) -> Plan:
+        """Apply ``day`` to the state of the day before."""
+        work: list[Work] = [
+            *self.schema_change_work(day, column_present),
+            *self.delta_work(day),
+            self.ledger_statement(inspection.entry, Operation.APPLY_DELTA, day),
+        ]
+        return Plan(f"Applying day {day:02d} delta changes...", tuple(work))
+
+    def cdc(self, mode: str) -> Plan:
+        """Switch change capture on for the eight tables; idempotent, outside any transaction (SQL Server
+        refuses ALTER DATABASE inside one)."""
+        statements = self.dialect.cdc_statements(mode, self.schemas, TABLES)
+        return Plan(f"Switching on change capture ({mode})...", tuple(statements), transaction=False)
+
+    # --- queries a plan needs answered first ----------------------------------------------------
+    def taken_ids_query(self, ranges: list[NewIds]) -> str:
+        """How many rows each table already holds in the ID range a day inserts (rows of the user's own)."""
+        return " UNION ALL ".join(
+            f"SELECT '{r.table.name}', COUNT(*) FROM {self.ref(r.table)} WHERE {r.table.key} BETWEEN {r.lo} AND {r.hi}"
+            for r in ranges
+        )
+
+    def counts_query(self, tables: list[Table]) -> str:
+        return " UNION ALL ".join(f"SELECT '{t.name}', COUNT(*) FROM {self.ref(t)}" for t in tables)
+
+    def rows_query(self, table: Table, where: str = "") -> str:
+        """A table's rows in key order (its columns in this profile's order at the state's day)."""
+        return f"SELECT {', '.join(table.column_names)} FROM {self.ref(table)}{where} ORDER BY {table.key}"

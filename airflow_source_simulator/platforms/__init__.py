@@ -1,1 +1,0 @@
-"""One module per engine: everything that differs between databases lives here."""

@@ -1,0 +1,206 @@
+"""Running an operation's work on one connection: the hook, the held connection, transactions, bulk paths.
+
+A session wraps the engine's own Airflow hook (``DbApiHook``) and its dialect (the SQL). Callers never
+branch on the engine: what differs lives in the engine's session (how to connect, lock and load in bulk)
+and dialect (what SQL to run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from logging import Logger, getLogger
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work
+from airflow_source_simulator.dialects.base import Dialect
+from airflow_source_simulator.errors import SimulatorError
+
+if TYPE_CHECKING:
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk import Connection
+
+_LOG = getLogger(__name__)
+T = TypeVar("T")
+
+
+def wait_for(
+    attempt: Callable[[], T | None],
+    *,
+    seconds: float,
+    poll: float,
+    on_wait: Callable[[], None],
+    on_timeout: Callable[[float], Exception],
+    backoff: float = 1.0,
+) -> T:
+    """``attempt()`` until it returns something, pausing ``poll`` seconds between tries (multiplied by
+    ``backoff`` up to one second): ``on_wait()`` is called once, before the first pause, and the error
+    ``on_timeout(waited)`` is raised once ``seconds`` have passed."""
+    started = time.monotonic()
+    pause, waiting = poll, False
+    while True:
+        result = attempt()
+        if result is not None:
+            return result
+        waited = time.monotonic() - started
+        if waited >= seconds:
+            raise on_timeout(waited)
+        if not waiting:
+            on_wait()
+            waiting = True
+        time.sleep(pause)
+        pause = min(pause * backoff, max(poll, 1.0))
+
+
+class HeldConnection:
+    """A DB-API connection that survives the hook's close() after each run(), for one operation."""
+
+    def __init__(self, conn: Any) -> None:
+        object.__setattr__(self, "_conn", conn)
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # DbApiHook.set_autocommit assigns ``conn.autocommit``: it must reach the real connection.
+        setattr(self._conn, name, value)
+
+
+class Session:
+    """One engine's way of running work through its hook. Subclasses hold what is engine-specific."""
+
+    dialect: ClassVar[Dialect]
+    conn_types: ClassVar[tuple[str, ...]]
+    connect_hint: ClassVar[str] = ""  # appended to a connection failure's message
+    # How long a writing operation waits for another one on the same source before it gives up.
+    lock_wait_seconds: ClassVar[float] = 600.0
+    # A bulk path (Arrow, COPY) for generated rows; without one they go as batched statements.
+    bulk: ClassVar[bool] = False
+    bulk_chunk_rows: ClassVar[int] = 500_000  # rows per bulk statement: the grain of progress lines
+
+    def __init__(self, hook: DbApiHook) -> None:
+        self.hook = hook
+
+    @classmethod
+    def from_connection(cls, conn_id: str, connection: Connection) -> Session:
+        """The session with its hook, after checking the connection can hold a simulated source."""
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self.dialect.name
+
+    @property
+    def title(self) -> str:
+        return self.dialect.title
+
+    # --- the connection -------------------------------------------------------------------------
+    def connect(self, log: Logger) -> Any:
+        """Open the DB-API connection an operation holds. Sessions turn their engine's failures that a
+        user can act on (a file another process holds) into a ``SimulatorError`` here."""
+        return self.hook.get_conn()
+
+    @contextmanager
+    def hold(self, log: Logger | None = None) -> Iterator[None]:
+        """Hold one connection for a whole operation (its checks, its transaction, its status); re-entrant.
+
+        Hooks open a connection per run(): a DuckDB file costs ~30 ms to open, a Databricks session
+        seconds. Holding one also keeps DuckDB's file lock from the ledger check to the commit.
+        """
+        if "get_conn" in vars(self.hook):
+            yield
+            return
+        try:
+            conn = self.connect(log or _LOG)
+        except SimulatorError:
+            raise
+        except Exception as error:
+            raise SimulatorError(f"could not connect to {self.title}: {error}{self.connect_hint}") from error
+        held = HeldConnection(conn)
+        self.hook.get_conn = lambda: held  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            del self.hook.get_conn
+            conn.close()
+
+    def exclusive(self, name: str, log: Logger) -> AbstractContextManager[None]:
+        """Keep other writers of the source whose ledger is in schema ``name`` out until the block ends.
+
+        Entered inside ``hold()``, before the ledger is read, so that a second writer waits and then
+        reads the ledger the first one wrote (a day already applied is then a logged no-op). Sessions
+        with a lock to take override this; where there is none, the ledger's primary key (transactional
+        engines) makes the second of two concurrent writers fail instead of applying a day twice.
+        """
+        return nullcontext()
+
+    # --- running work ---------------------------------------------------------------------------
+    def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
+        """Run ``work`` (in one transaction if asked and possible), calling ``on_step`` after each statement.
+
+        Generated rows go in bulk where the session has a bulk path, and as batched statements elsewhere.
+        """
+        # An engine without multi-statement transactions runs every statement on its own (autocommit).
+        transaction = transaction and self.dialect.transactional
+        if self.bulk and any(isinstance(w, Rows) for w in work):
+            self.run_bulk(work, on_step, transaction=transaction)
+            return
+        statements = [s for w in work for s in (self.dialect.row_statements(w) if isinstance(w, Rows) else [w])]
+        sql = [s.sql + self.dialect.statement_terminator for s in statements]
+        steps: list[Step | None] = [s.step for s in statements]
+        if transaction and self.dialect.begin_sql:
+            sql.insert(0, self.dialect.begin_sql)
+            steps.insert(0, None)
+        if transaction and self.dialect.commit_sql:
+            sql.append(self.dialect.commit_sql)
+            steps.append(None)
+        pending = iter(steps)
+
+        def completed(_cursor: Any) -> None:
+            step = next(pending)
+            if step is not None:
+                on_step(step)
+
+        self.hook.run(sql, autocommit=not transaction, handler=completed)
+
+    def run_bulk(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool) -> None:
+        """Run statements and bulk row loads on the held connection, through the driver's own bulk API."""
+        with self.bulk_cursor(transaction) as cursor:
+            for item in work:
+                if isinstance(item, Statement):
+                    cursor.execute(item.sql)
+                    on_step(item.step)
+                    continue
+                for columns, step in self.dialect.chunks(item, self.bulk_chunk_rows):
+                    if item.action == Action.DELETE:  # a few keys: a plain statement
+                        cursor.execute(self.dialect.delete_rows(item.ref, item.table, columns[item.table.key]))
+                    else:
+                        self.bulk_rows(cursor, item, columns)
+                    on_step(step)
+
+    def bulk_cursor(self, transaction: bool) -> AbstractContextManager[Any]:
+        """A cursor on the held connection, in a transaction committed on leaving if asked."""
+        raise NotImplementedError
+
+    def bulk_rows(self, cursor: Any, rows: Rows, columns: dict[str, Any]) -> None:
+        """Load one chunk of ``rows`` through the driver's bulk API."""
+        raise NotImplementedError
+
+    # --- reading --------------------------------------------------------------------------------
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.hook.get_records(sql)]
+
+    def existing_tables(self, schemas: Sequence[str]) -> set[tuple[str, str]]:
+        """(schema, table) of every table in ``schemas`` (plain identifiers, validated before)."""
+        return {(str(s), str(t)) for s, t in self.query(self.dialect.tables_query(schemas))}
+
+    def existing_columns(self, schema: str, table: str) -> set[str]:
+        return {str(name).lower() for (name,) in self.query(self.dialect.columns_query(schema, table))}
+
+    def cdc_notes(self, mode: str, shop: str) -> list[str]:
+        """What the log should tell a user after switching capture on; sessions add what they can check."""
+        return self.dialect.cdc_notes(mode, shop)

@@ -1,0 +1,146 @@
+"""DuckDB (and MotherDuck): the embedded default. Generated rows are scanned from Arrow in place."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from logging import Logger
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from airflow_source_simulator.core.statements import Rows
+from airflow_source_simulator.data.arrow import to_arrow
+from airflow_source_simulator.dialects.duckdb import DUCKDB
+from airflow_source_simulator.errors import SimulatorError
+from airflow_source_simulator.sessions.base import Session, wait_for
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+# DuckDB's error when another process holds the file: 'Could not set lock on file "…": Conflicting lock is
+# held in /usr/bin/python3 (PID 123)'.
+_FILE_LOCKED = re.compile(
+    r"Could not set lock on file .*Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)", re.S
+)
+# Connections of one process to one file share a database, where two writers conflict only at commit:
+# writing operations take this per-file lock in the process instead.
+_PROCESS_LOCKS: dict[str, threading.RLock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+class DuckDBSession(Session):
+    dialect = DUCKDB
+    conn_types = ("duckdb",)
+    # DuckDB lets one process at a time open a file for writing; simulator operations take seconds at most,
+    # so another task's is waited for. A program that keeps the file open (a SQL client) is not: the wait
+    # is short, and the message says what to do.
+    lock_wait_seconds = 60.0
+    lock_poll_seconds = 0.1
+    bulk = True
+    _VIEW = "source_simulator_rows"
+
+    @classmethod
+    def from_connection(cls, conn_id: str, connection: Connection) -> DuckDBSession:
+        from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+        extra = connection.extra_dejson
+        if not (connection.host or connection.password or extra.get("database") or extra.get("motherduck_token")):
+            raise SimulatorError(
+                f"DuckDB connection {conn_id!r} names no database file (host) and no MotherDuck token: it would open "
+                "an in-memory database that vanishes when the task ends. Set its host to a file path, e.g. "
+                "/data/source.duckdb, or its password to a MotherDuck token."
+            )
+        return cls(DuckDBHook(duckdb_conn_id=conn_id, log_sql=False))
+
+    @classmethod
+    def for_database(cls, database: str) -> DuckDBSession:
+        """A session on a DuckDB file (or ``md:`` database) without an Airflow connection."""
+        from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+        return cls(DuckDBHook(database=database, log_sql=False))
+
+    def database_name(self) -> str:
+        """The database, for messages: a file path, or ``md:<database>`` without the MotherDuck token."""
+        return str(self.hook.get_database()).split("?", 1)[0]
+
+    # --- concurrency -------------------------------------------------------------------------------
+    def connect(self, log: Logger) -> Any:
+        holder: dict[str, str] = {}
+
+        def attempt() -> Any:
+            try:
+                return self.hook.get_conn()
+            except duckdb.IOException as error:
+                held = _FILE_LOCKED.search(str(error))
+                if held is None:
+                    raise
+                holder.update(held.groupdict())
+                return None
+
+        def timeout(waited: float) -> Exception:
+            return SimulatorError(
+                f"the DuckDB file {self.database_name()} is in use by another process (PID {holder['pid']}, "
+                f"{holder['program']}), most likely another task writing it: DuckDB lets one process at a time "
+                f"open a file for writing. Waited {self.lock_wait_seconds:.0f} s; nothing was changed. Run this "
+                "task again once the other has finished (task retries do that), give DAGs that write this "
+                "file max_active_runs=1, and close programs that keep it open (a SQL client, a notebook)."
+            )
+
+        return wait_for(
+            attempt,
+            seconds=self.lock_wait_seconds,
+            poll=self.lock_poll_seconds,
+            backoff=2.0,
+            on_wait=lambda: log.info(
+                "The DuckDB file %s is in use by another process (PID %s); waiting up to %.0f s for it.",
+                self.database_name(),
+                holder["pid"],
+                self.lock_wait_seconds,
+            ),
+            on_timeout=timeout,
+        )
+
+    @contextmanager
+    def exclusive(self, name: str, log: Logger) -> Iterator[None]:
+        database = str(self.hook.get_database())
+        key = database if database.startswith("md:") or database == ":memory:" else os.path.realpath(database)
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault(key, threading.RLock())
+        wait_for(
+            lambda: True if lock.acquire(blocking=False) else None,
+            seconds=self.lock_wait_seconds,
+            poll=self.lock_poll_seconds,
+            on_wait=lambda: log.info(
+                "Waiting for another operation on %s in this process to finish.", self.database_name()
+            ),
+            on_timeout=lambda waited: SimulatorError(
+                f"another operation in this process has been writing {self.database_name()} for over "
+                f"{self.lock_wait_seconds:.0f} s. Nothing was changed. Run this task again once it has finished."
+            ),
+        )
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # --- bulk: generated rows scanned from Arrow in place ------------------------------------
+    @contextmanager
+    def bulk_cursor(self, transaction: bool) -> Iterator[Any]:
+        cursor = self.hook.get_conn().cursor()
+        try:
+            if transaction:
+                cursor.execute(self.dialect.begin_sql)
+            yield cursor
+            if transaction:
+                cursor.execute(self.dialect.commit_sql)
+        finally:
+            cursor.close()
+
+    def bulk_rows(self, cursor: Any, rows: Rows, columns: dict[str, Any]) -> None:
+        cursor.register(self._VIEW, to_arrow(rows.table, columns))
+        cursor.execute(DUCKDB.scan_rows(rows, self._VIEW))
+        cursor.unregister(self._VIEW)

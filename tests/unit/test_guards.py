@@ -1,0 +1,88 @@
+"""What the guards refuse, from what an inspection found: no database needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_source_simulator import packaged
+from airflow_source_simulator.core import guards
+from airflow_source_simulator.core.arguments import parse_flag
+from airflow_source_simulator.core.ledger import LedgerEntry
+from airflow_source_simulator.core.report import LAYOUT
+from airflow_source_simulator.core.states import MAX_ROWS_IN_MEMORY
+from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
+from airflow_source_simulator.errors import ArgumentError, NotOursError, SimulatorError
+from airflow_source_simulator.schema import TABLES
+
+SCHEMAS = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
+
+
+def entry(**changes: object) -> LedgerEntry:
+    fields = {
+        "seq": 3,
+        "operation": "apply_delta",
+        "day": 2,
+        "scale": 1,
+        "profile": "classic",
+        "package_version": "0.1.0",
+        "ledger_version": 1,
+        "state_digest": "",
+    }
+    return LedgerEntry(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_a_ledger_from_a_newer_layout_or_an_unknown_profile_is_refused_with_the_remedy() -> None:
+    guards.refuse_unreadable_ledger(entry(), "jaffle_shop")
+    guards.refuse_unreadable_ledger(None, "jaffle_shop")
+    with pytest.raises(SimulatorError, match=r"written by airflow-source-simulator 0\.1\.0 \(ledger version 2\)"):
+        guards.refuse_unreadable_ledger(entry(ledger_version=2), "jaffle_shop")
+    with pytest.raises(SimulatorError, match=r"holds profile 'chaos'.*ResetOperator\(force=True\)"):
+        guards.refuse_unreadable_ledger(entry(profile="chaos"), "jaffle_shop")
+
+
+def test_foreign_tables_are_refused_unless_owned_or_forced() -> None:
+    foreign = guards.Inspection(None, frozenset({"orders", "customers"}), owned=False)
+    with pytest.raises(NotOursError, match=r"^jaffle_shop\.customers, jaffle_shop\.orders already exist"):
+        guards.refuse_foreign_tables(foreign, SCHEMAS, force=False)  # type: ignore[arg-type]
+    guards.refuse_foreign_tables(foreign, SCHEMAS, force=True)  # type: ignore[arg-type]
+    guards.refuse_foreign_tables(guards.Inspection(None, frozenset({"orders"}), owned=True), SCHEMAS, force=False)  # type: ignore[arg-type]
+
+
+def test_another_scale_or_profile_than_the_databases_is_refused() -> None:
+    guards.refuse_other_state(entry(), 1, "classic")
+    with pytest.raises(SimulatorError, match=r"holds scale 1 \(day 2\); this operation asked for scale 3"):
+        guards.refuse_other_state(entry(), 3, "classic")
+    with pytest.raises(SimulatorError, match=r"holds the 'classic' profile \(day 2\); .* asked for 'cdc'"):
+        guards.refuse_other_state(entry(), 1, "cdc")
+
+
+def test_the_new_id_ranges_of_a_day_are_the_manifests() -> None:
+    before, after = (packaged.manifest()["states"][str(d)]["tables"] for d in (0, 1))
+    ranges = {r.table.name: (r.lo, r.hi) for r in guards.new_ids(1, 1)}
+    expected = {name: (before[name]["max_id"] or 0) + 1 for name in after if after[name]["rows"] > before[name]["rows"]}
+    assert {name: lo for name, (lo, _) in ranges.items()} == expected
+    assert all(hi == after[name]["max_id"] for name, (_, hi) in ranges.items())
+
+
+def test_taken_ids_are_named_by_table_and_range() -> None:
+    ranges = guards.new_ids(1, 1)
+    guards.refuse_taken_ids(1, {}, ranges, SCHEMAS)  # type: ignore[arg-type]
+    with pytest.raises(SimulatorError, match=r"\(jaffle_shop\.orders IDs 501-560: 1 taken\)\. Nothing was changed"):
+        guards.refuse_taken_ids(1, {"orders": 1}, ranges, SCHEMAS)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["False", "true", 1, None])
+def test_a_flag_is_a_bool_and_text_only_where_a_template_rendered_it(value: object) -> None:
+    with pytest.raises(ArgumentError, match=r"is not valid: give True or False \(what it does\)\. Nothing was changed"):
+        parse_flag(value, "force", "what it does")
+    if isinstance(value, str):
+        assert parse_flag(value, "fast_forward", rendered=True) is (value.lower() == "true")
+
+
+def test_the_cap_on_a_state_keeps_generated_ids_below_the_custom_floor() -> None:
+    assert MAX_ROWS_IN_MEMORY < CUSTOM_ID_FLOOR
+
+
+def test_the_status_box_shows_every_table_once() -> None:
+    shown = [t for rows in LAYOUT.values() for row in rows for t in row]
+    assert sorted(shown) == sorted(t.name for t in TABLES)

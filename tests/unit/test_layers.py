@@ -1,0 +1,55 @@
+"""The layers: the core and the build tools import nothing of Airflow; only the Airflow layer does."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import airflow_source_simulator
+
+# The sessions run plans through Airflow's hooks and the Airflow layer is Airflow itself; all else is core.
+NOT_CORE = ("operators", "hooks", "assets", "sessions", "simulator")
+
+
+def core_modules() -> list[str]:
+    names = []
+    for module in pkgutil.walk_packages(airflow_source_simulator.__path__, "airflow_source_simulator."):
+        parts = module.name.split(".")
+        if parts[1] not in NOT_CORE and parts[1] != "sql":
+            names.append(module.name)
+    return names
+
+
+def test_the_core_and_the_build_tools_import_nothing_of_airflow() -> None:
+    modules = core_modules()
+    assert {"airflow_source_simulator.render", "airflow_source_simulator.contracts.odcs"} <= set(modules)
+    assert "airflow_source_simulator.core.plans" in modules and "airflow_source_simulator.dialects.mssql" in modules
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
+
+
+def test_the_package_root_and_its_provider_info_import_nothing_of_airflow() -> None:
+    script = (
+        "import json, sys, airflow_source_simulator\n"
+        "from airflow_source_simulator.get_provider_info import get_provider_info\n"
+        "get_provider_info()\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
+
+
+def test_the_airflow_layer_is_what_imports_airflow() -> None:
+    """A control for the two tests above: the same check sees Airflow where it is used."""
+    script = (
+        "import json, sys\nimport airflow_source_simulator.operators\nprint(json.dumps('airflow.sdk' in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) is True
