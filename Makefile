@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 SOURCE_DB ?= $(CURDIR)/.airflow/simulated_source.duckdb
 export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(SOURCE_DB)"}
 
-.PHONY: simulate test lint typecheck unit e2e bench render clean
+.PHONY: simulate test lint typecheck unit integration system reliability e2e bench render clean
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-# datacontract-cli pins DuckDB < 1.6, so it lives in its own venv; tests/test_contracts.py runs it there.
+# datacontract-cli pins DuckDB < 1.6, so it lives in its own venv; tests/system/test_datacontract_cli.py runs it there.
 DC_VENV := .venv-datacontract
 $(DC_VENV)/.installed: requirements-datacontract.txt
 	$(PYTHON) -m venv $(DC_VENV)
@@ -44,15 +44,28 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-unit: $(INSTALLED) $(DC_VENV)/.installed
+# The tiers of tests/: unit (no database, the fast loop, under a minute), integration (real DuckDB and
+# PostgreSQL), system (a real Airflow server, example DAGs under dag.test(), the wheel, external tools),
+# reliability (faults, concurrency, bad input). `make test` runs them all, after lint and type checks.
+unit: $(INSTALLED)
+	$(BIN)/pytest tests/unit
+
+integration: $(INSTALLED)
+	$(BIN)/pytest tests/integration
+
+system: $(INSTALLED) $(DC_VENV)/.installed
+	$(BIN)/pytest tests/system
+
+reliability: $(INSTALLED)
+	$(BIN)/pytest tests/reliability
+
+test: lint typecheck $(DC_VENV)/.installed
 	$(BIN)/pytest
 
-test: lint typecheck unit
-
-# Only the end-to-end test (`unit` runs it too): a real api-server, scheduler and dag-processor
+# Only the end-to-end test (`make system` runs it too): a real api-server, scheduler and dag-processor
 # run the classic days, triggered over the REST API.
 e2e: $(INSTALLED)
-	$(BIN)/pytest tests/test_airflow_server.py
+	$(BIN)/pytest tests/system/test_airflow_server.py
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/classic_simulation.py

@@ -9,8 +9,6 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from airflow_source_simulator.core.statements import Statement, parse_file
-
 _PACKAGE = "airflow_source_simulator.sql"
 SCHEMA_FILE = "schema.sql"
 TRUNCATE_FILE = "truncate.sql"
@@ -22,9 +20,9 @@ def day_file(day: int) -> str:
     return f"day_{day:02d}.sql"
 
 
-@cache
-def statements(platform: str, name: str) -> tuple[Statement, ...]:
-    return tuple(parse_file(files(_PACKAGE).joinpath(platform, name).read_text(encoding="utf-8")))
+def sql_text(platform: str, name: str) -> str:
+    """The text of one packaged SQL file of a platform (``schema.sql``, ``day_01.sql``, ...)."""
+    return files(_PACKAGE).joinpath(platform, name).read_text(encoding="utf-8")
 
 
 @cache

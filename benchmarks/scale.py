@@ -2,7 +2,7 @@
 
     make bench      (or: .venv/bin/python benchmarks/scale.py [--scales 1 100 1000] [--no-postgres])
 
-Reports, each measured in this one run on this machine:
+Reports, each measured in one run:
   1. generation alone: every table of the day-3 state, rows/s;
   2. loading the generated rows into DuckDB (Arrow) and PostgreSQL (COPY), rows/s, next to DuckDB's
      own ``INSERT … SELECT FROM range()`` of the same tables and row counts (the ceiling);
@@ -102,7 +102,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="source-simulator-bench-"))
     postgres = None
     if not args.no_postgres:
-        from tests.postgres_server import postgres_server
+        from tests.support.postgres import postgres_server
 
         postgres = postgres_server()
         server = postgres.__enter__()

@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,9 @@ os.environ.update(
 )
 
 from airflow_source_simulator.sessions.duckdb import DuckDBSession  # noqa: E402
-from airflow_source_simulator.sessions.postgres import PostgresSession  # noqa: E402
 from airflow_source_simulator.simulator import Simulator  # noqa: E402
-from tests.postgres_server import PostgresServer, postgres_server  # noqa: E402
+from tests.support.postgres import PostgresServer, postgres_server  # noqa: E402
+from tests.support.sources import SimulatorFactory, postgres_session  # noqa: E402
 
 _DATABASES = itertools.count()
 
@@ -60,9 +60,6 @@ def dagbag(airflow_db: Path) -> Any:
 @pytest.fixture
 def duckdb_path(tmp_path: Path) -> Path:
     return tmp_path / "source.duckdb"
-
-
-SimulatorFactory = Callable[..., Simulator]
 
 
 @pytest.fixture
@@ -116,9 +113,3 @@ def pg_conn_id(postgres: PostgresServer, pg_database: str, monkeypatch: pytest.M
 @pytest.fixture
 def pg_simulator(pg_conn_id: str) -> Simulator:
     return Simulator(postgres_session(pg_conn_id))
-
-
-def postgres_session(conn_id: str) -> PostgresSession:
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    return PostgresSession(PostgresHook(postgres_conn_id=conn_id, log_sql=False))

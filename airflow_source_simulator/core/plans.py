@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from airflow_source_simulator import packaged
 from airflow_source_simulator.core.guards import Inspection, NewIds
 from airflow_source_simulator.core.ledger import LedgerEntry, Operation, record
-from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work, packaged_statements
 from airflow_source_simulator.core.states import is_packaged, state_digest
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state as generated_state
@@ -67,7 +67,7 @@ class Source:
     def packaged(self, name: str) -> list[Statement]:
         """A packaged file's statements, for this source's schemas."""
         shop, crm = (self.dialect.quote(self.schemas[role]) for role in ("shop", "crm"))
-        return [s.with_schemas(shop, crm) for s in packaged.statements(self.dialect.name, name)]
+        return [s.with_schemas(shop, crm) for s in packaged_statements(self.dialect.name, name)]
 
     def ledger_statement(self, previous: LedgerEntry | None, operation: Operation, day: int) -> Statement:
         entry = LedgerEntry(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 import numpy as np
 
+from airflow_source_simulator import packaged
 from airflow_source_simulator.schema import SchemaRole, Table
 
 SHOP_PLACEHOLDER = "{{ shop_schema }}"
@@ -99,6 +101,12 @@ def parse_file(text: str) -> list[Statement]:
             body.append(line)
     flush()
     return statements
+
+
+@cache
+def packaged_statements(platform: str, name: str) -> tuple[Statement, ...]:
+    """The statements of one packaged SQL file of a platform, with their schema placeholders."""
+    return tuple(parse_file(packaged.sql_text(platform, name)))
 
 
 @dataclass(frozen=True, eq=False)

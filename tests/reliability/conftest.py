@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import DuckDBSource, PostgresSource, Source
+from tests.support.harness import DuckDBSource, PostgresSource, Source
 
 _DATABASES = itertools.count()
 

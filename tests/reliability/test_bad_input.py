@@ -2,7 +2,7 @@
 each is refused with a message naming the value and what is allowed, and the database is unchanged.
 
 The operators' parse-time checks (a literal bad day, scale or schema in a DAG file) are in
-tests/test_operators.py; the Simulator's bad days in tests/test_operations.py. This is the matrix of
+tests/unit/test_operators.py; the Simulator's bad days in tests/integration/test_operations.py. This is the matrix of
 everything a user can hand over, on a source loaded to day 1.
 """
 
@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import duckdb
 import pytest
@@ -28,14 +28,11 @@ from airflow_source_simulator.operators import (
 from airflow_source_simulator.schema import LEDGER_TABLE
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import postgres_session
-from tests.postgres_server import PostgresServer
-from tests.reliability.harness import duckdb_snapshot, holds_state, postgres_snapshot
+from tests.support.dags import NO_CONTEXT
+from tests.support.harness import duckdb_snapshot, holds_state, postgres_snapshot
+from tests.support.postgres import PostgresServer
+from tests.support.sources import postgres_session
 
-if TYPE_CHECKING:
-    from airflow.sdk import Context
-
-NO_CONTEXT = cast("Context", {})
 CONN_ID = "bad_input_source"
 
 

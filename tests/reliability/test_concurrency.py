@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import psycopg
 import pytest
@@ -27,14 +27,11 @@ from airflow_source_simulator.operators import ApplyDeltaOperator, LoadBaselineO
 from airflow_source_simulator.schema import LEDGER_TABLE
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import REPO, postgres_session
-from tests.postgres_server import PostgresServer
-from tests.reliability.harness import duckdb_snapshot, holds_state, ledger_rows, postgres_snapshot
+from tests.support.dags import NO_CONTEXT
+from tests.support.harness import duckdb_snapshot, holds_state, ledger_rows, postgres_snapshot
+from tests.support.postgres import PostgresServer
+from tests.support.sources import REPO, postgres_session
 
-if TYPE_CHECKING:
-    from airflow.sdk import Context
-
-NO_CONTEXT = cast("Context", {})
 TIMEOUT = 30
 
 
@@ -220,7 +217,7 @@ def test_a_duckdb_file_another_process_writes_is_waited_for_or_refused_clearly(t
     path = tmp_path / "source.duckdb"
     Simulator(DuckDBSession.for_database(str(path))).load_baseline()
     other = subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.duckdb_writer", str(path), "1"],
+        [sys.executable, "-m", "tests.support.duckdb_writer", str(path), "1"],
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ Without transactions (how Databricks runs, simulated on DuckDB and PostgreSQL): 
 state, the ledger never claims more than the data holds, and running the operation again converges to
 the manifest's digests with one ledger row for it.
 
-tests/test_operations.py and tests/test_postgres.py raise an exception at every statement of the packaged
+tests/integration/test_operations.py and tests/integration/test_postgres.py raise an exception at every statement of the packaged
 SQL (load and day 1 on DuckDB; load, day 1 and reset on PostgreSQL); these kill the connection instead,
 at every call (reads, COPY and commits included), on the bulk path of generated states too.
 """
@@ -26,7 +26,7 @@ import pytest
 
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.simulator import Simulator
-from tests.reliability.harness import DuckDBSource, Fault, Fingerprint, Source, fingerprint_through, holds_state
+from tests.support.harness import DuckDBSource, Fault, Fingerprint, Source, fingerprint_through, holds_state
 
 DRIVER_ERRORS = (duckdb.Error, psycopg.Error)
 # The call whose success makes an operation durable: COMMIT on DuckDB's cursor, commit() on PostgreSQL's
@@ -60,8 +60,8 @@ def _at_day(day: int) -> Callable[[Simulator], None]:
     return prepare
 
 
-# Load and apply of the packaged SQL are struck (raised) at every statement in tests/test_operations.py and
-# tests/test_postgres.py; here they go through the bulk path, and reset through the packaged SQL.
+# Load and apply of the packaged SQL are struck (raised) at every statement in tests/integration/test_operations.py and
+# tests/integration/test_postgres.py; here they go through the bulk path, and reset through the packaged SQL.
 TRANSACTIONAL = [
     Operation("reset from day 2", 1, _at_day(2), lambda s: s.reset(), 0, "reset"),
     # Generated states travel through each engine's bulk path (Arrow on DuckDB, COPY on PostgreSQL).

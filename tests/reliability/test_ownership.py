@@ -1,8 +1,8 @@
 """Never touch what is not ours: tables of other people beside the simulator's, in its schemas and in
 others, survive every operation; same-named tables it did not create are refused unless ``force``.
 
-tests/test_operations.py refuses foreign tables on DuckDB (load and reset) and takes them over with
-``force``; tests/test_postgres.py refuses them on PostgreSQL (load). Here: both engines, both operations,
+tests/integration/test_operations.py refuses foreign tables on DuckDB (load and reset) and takes them over with
+``force``; tests/integration/test_postgres.py refuses them on PostgreSQL (load). Here: both engines, both operations,
 with other tables beside them, and every statement of every writing operation checked for its target.
 """
 
@@ -20,7 +20,7 @@ from airflow_source_simulator.dialects.postgres import POSTGRES
 from airflow_source_simulator.errors import NotOursError
 from airflow_source_simulator.schema import LEDGER_TABLE, TABLES, TABLES_BY_NAME
 from airflow_source_simulator.simulator import Simulator
-from tests.reliability.harness import DuckDBSource, Fault, Snapshot, Source, holds_state, ledger_rows
+from tests.support.harness import DuckDBSource, Fault, Snapshot, Source, holds_state, ledger_rows
 
 SCHEMAS = ("jaffle_shop", "jaffle_crm", "jaffle_shop_archive")
 OURS = {f"{'jaffle_shop' if t.role == 'shop' else 'jaffle_crm'}.{t.name}" for t in TABLES} | {
@@ -58,7 +58,7 @@ def execute(source: Source, *statements: str) -> None:
 
 
 def snapshot(source: Source) -> Snapshot:
-    from tests.reliability.harness import duckdb_snapshot, postgres_snapshot
+    from tests.support.harness import duckdb_snapshot, postgres_snapshot
 
     if isinstance(source, DuckDBSource):
         return duckdb_snapshot(source.path, SCHEMAS)

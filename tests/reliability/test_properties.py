@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.reliability.harness import DuckDBSource, holds_state
+from tests.support.harness import DuckDBSource, holds_state
 
 LAST_DAY = 5
 SETTINGS = settings(

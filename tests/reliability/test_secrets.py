@@ -26,7 +26,7 @@ from airflow_source_simulator.operators import (
     ResetOperator,
     StatusOperator,
 )
-from tests.postgres_server import PostgresServer
+from tests.support.postgres import PostgresServer
 
 PG_PASSWORD = f"pg-password-{secrets.token_hex(12)}"
 UNREACHABLE_PASSWORD = f"unreachable-password-{secrets.token_hex(12)}"

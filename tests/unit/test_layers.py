@@ -22,34 +22,35 @@ def core_modules() -> list[str]:
     return names
 
 
+def airflow_modules_after(*imports: str) -> list[str]:
+    """The ``airflow`` modules loaded in a fresh interpreter once ``imports`` (statements) have run."""
+    script = "\n".join(
+        [
+            "import json, sys",
+            *imports,
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow')))",
+        ]
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return list(json.loads(result.stdout))
+
+
 def test_the_core_and_the_build_tools_import_nothing_of_airflow() -> None:
     modules = core_modules()
     assert {"airflow_source_simulator.render", "airflow_source_simulator.contracts.odcs"} <= set(modules)
     assert "airflow_source_simulator.core.plans" in modules and "airflow_source_simulator.dialects.mssql" in modules
-    script = (
-        "import importlib, json, sys\n"
-        f"for name in {modules!r}: importlib.import_module(name)\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) == []
+    assert airflow_modules_after(*(f"import {name}" for name in modules)) == []
 
 
 def test_the_package_root_and_its_provider_info_import_nothing_of_airflow() -> None:
-    script = (
-        "import json, sys, airflow_source_simulator\n"
-        "from airflow_source_simulator.get_provider_info import get_provider_info\n"
-        "get_provider_info()\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))))\n"
+    imports = (
+        "import airflow_source_simulator",
+        "from airflow_source_simulator.get_provider_info import get_provider_info",
+        "get_provider_info()",
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) == []
+    assert airflow_modules_after(*imports) == []
 
 
 def test_the_airflow_layer_is_what_imports_airflow() -> None:
     """A control for the two tests above: the same check sees Airflow where it is used."""
-    script = (
-        "import json, sys\nimport airflow_source_simulator.operators\nprint(json.dumps('airflow.sdk' in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) is True
+    assert "airflow.sdk" in airflow_modules_after("import airflow_source_simulator.operators")

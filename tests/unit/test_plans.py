@@ -8,7 +8,7 @@ from airflow_source_simulator import packaged
 from airflow_source_simulator.core.guards import Inspection
 from airflow_source_simulator.core.ledger import LedgerEntry, Operation
 from airflow_source_simulator.core.plans import Plan, Source
-from airflow_source_simulator.core.statements import Action, Rows, Statement, Work
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Work, packaged_statements
 from airflow_source_simulator.data.scenario import CDC, CLASSIC, SCHEMA_CHANGE_DAY, Profile
 from airflow_source_simulator.dialects import DIALECTS, Dialect
 from airflow_source_simulator.dialects.duckdb import DUCKDB
@@ -42,8 +42,8 @@ def ledger_of(plan: Plan) -> Statement:
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
 def test_a_first_load_creates_then_loads_the_packaged_baseline_and_records_it_last(dialect: Dialect) -> None:
     plan = source(dialect=dialect).load(EMPTY, Operation.LOAD_BASELINE, "Loading...", 0, column_present=False)
-    schema = packaged.statements(dialect.name, packaged.SCHEMA_FILE)
-    baseline = packaged.statements(dialect.name, packaged.BASELINE_FILE)
+    schema = packaged_statements(dialect.name, packaged.SCHEMA_FILE)
+    baseline = packaged_statements(dialect.name, packaged.BASELINE_FILE)
     assert plan.loading and plan.transaction
     assert len(plan.work) == len(schema) + len(baseline) + 1
     assert [w.step for w in plan.work[:-1]] == [s.step for s in (*schema, *baseline)]  # type: ignore[union-attr]
@@ -63,7 +63,7 @@ def test_a_load_over_existing_tables_empties_them_first_in_reverse_key_order() -
 
 def test_a_classic_day_runs_its_packaged_file_and_records_the_next_sequence() -> None:
     plan = source().day(loaded_at(0), 1, column_present=False)
-    day_file = packaged.statements("duckdb", packaged.day_file(1))
+    day_file = packaged_statements("duckdb", packaged.day_file(1))
     assert [w.step for w in plan.work[:-1]] == [s.step for s in day_file]  # type: ignore[union-attr]
     assert ledger_of(plan).step.rows == 1 and "'5|apply_delta|1|1|classic|" in ledger_of(plan).sql
     assert plan.title == "Applying day 01 delta changes..." and not plan.loading

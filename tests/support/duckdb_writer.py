@@ -1,6 +1,6 @@
 """A task in another process that applies a day to a DuckDB file and stops in the middle of its transaction.
 
-Run as ``python -m tests.reliability.duckdb_writer <file> <day>``: it prints ``PAUSED`` once it holds the
+Run as ``python -m tests.support.duckdb_writer <file> <day>``: it prints ``PAUSED`` once it holds the
 file (inside its transaction, before the ledger row), waits for a line on stdin, finishes, and prints
 ``RESULT`` and the operation's status as JSON. The tests start it to have a second writer that is really another process.
 """

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.dags import return_value, states
+
 pytestmark = pytest.mark.slow
 
 
@@ -16,23 +18,6 @@ def source_db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     path = tmp_path / "source.duckdb"
     monkeypatch.setenv("AIRFLOW_CONN_DUCKDB_DEFAULT", f'{{"conn_type": "duckdb", "host": "{path}"}}')
     return path
-
-
-def return_value(dag_run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key="return_value")
-            .one_or_none()
-        )
-        return None if row is None else row.value
-
-
-def states(dag_run: Any) -> dict[str, str | None]:
-    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
 
 def test_every_example_dag_parses(dagbag: Any) -> None:

@@ -7,23 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from airflow_source_simulator.data.canonical import digest, format_fetched_rows
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, cohort_volumes, max_id
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import TABLES
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import SimulatorFactory, postgres_session
+from tests.support.sources import SimulatorFactory, digests, postgres_session
 
 CLASSIC_CUSTOMERS = {0: 100, 1: 125, 2: 147, 3: 175}
-
-
-def digests(simulator: Simulator) -> dict[str, str]:
-    out = {}
-    for t in TABLES:
-        rows = simulator.session.query(f"SELECT {', '.join(t.column_names)} FROM {simulator.ref(t)} ORDER BY 1")
-        out[t.name] = digest(format_fetched_rows(t, rows))
-    return out
 
 
 def test_days_past_three_follow_the_daily_volumes_and_verify(simulator: Simulator) -> None:

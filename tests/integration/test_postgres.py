@@ -10,6 +10,7 @@ import pytest
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
 from airflow_source_simulator import packaged
+from airflow_source_simulator.core.statements import packaged_statements
 from airflow_source_simulator.data.canonical import canonical_rows, digest, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.dialects.postgres import publication_name
@@ -24,9 +25,9 @@ from airflow_source_simulator.schema import TABLES
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.sessions.postgres import PostgresSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import postgres_session
-from tests.pgoutput import decode
-from tests.postgres_server import PostgresServer
+from tests.support.pgoutput import decode
+from tests.support.postgres import PostgresServer
+from tests.support.sources import postgres_session
 
 
 def connect(postgres: PostgresServer, database: str) -> psycopg.Connection[Any]:
@@ -124,7 +125,7 @@ def test_a_fault_at_any_statement_leaves_the_previous_state(
     files["reset"] = [*files["load_baseline"], "truncate.sql"]
     # The ledger lookups (information_schema, then the ledger) run before the operation's statements.
     reads = 1 if operation == "load_baseline" else 2
-    total = reads + sum(len(packaged.statements("postgres", f)) for f in files[operation]) + 1
+    total = reads + sum(len(packaged_statements("postgres", f)) for f in files[operation]) + 1
     args = [1] if operation == "apply_delta" else []
     if operation != "load_baseline":
         Simulator(postgres_session(pg_conn_id)).load_baseline()

@@ -263,17 +263,3 @@ def test_every_invariant_holds_on_later_days_at_scale(tmp_path: Path, scale: int
         found = {name: con.execute(sql.format(end=end)).fetchall()[0][0] for name, sql in rules.items()}
         found |= _audit_violations(con, end)
     assert {name: n for name, n in found.items() if n} == {}
-
-
-@pytest.mark.parametrize("day", [4, 9, 77, 91, 92])
-def test_every_generated_change_carries_its_days_timestamps(day: int) -> None:
-    """Inserted rows are created on their day and updated rows stamped with it (wave launches and
-    weekly repricing included): a watermark on updated_at sees every change of every day."""
-    from airflow_source_simulator.data.calendar import day_start
-    from airflow_source_simulator.data.delta import day_delta
-
-    start, end = day_start(day), day_start(day + 1)
-    for name, change in day_delta(day).items():
-        for ts in (change.inserted["created_at"], change.updated["updated_at"]):
-            assert ((ts >= start) & (ts < end)).all(), f"{name} on day {day}"
-    assert day_delta(day)["customers"].inserted_rows > 0

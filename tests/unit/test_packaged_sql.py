@@ -7,7 +7,7 @@ from pathlib import Path
 from airflow_source_simulator.core.statements import parse_file
 from airflow_source_simulator.render import render
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_committed_sql_equals_a_fresh_rendering(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.airflow_server import AirflowServer, airflow_server, json_or_text
+from tests.support.airflow import AirflowServer, airflow_server, json_or_text
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,7 @@ from airflow_source_simulator.operators.simulator import LoadBaselineOperator, S
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.sessions.postgres import PostgresSession
 from airflow_source_simulator.sessions.registry import session_for_connection
-
-NO_CONTEXT: Any = {}
+from tests.support.dags import NO_CONTEXT
 
 
 def test_the_provider_registers_the_form_with_hints_and_a_platform_choice(airflow_db: Path) -> None:

@@ -1,23 +1,20 @@
-"""Airflow-native scheduling: table assets, days from the calendar, and an ingestion DAG downstream of
-the simulation that keeps a DuckDB warehouse equal to the sources after every day."""
+"""The pair of example DAGs under ``dag.test()``: the simulation's asset events schedule the ingestion DAG, whose
+warehouse then equals the sources; days from the calendar, catch-up and runs without a logical date."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 
-from airflow_source_simulator.assets import sanitize_uri, source_assets
+from airflow_source_simulator.assets import source_assets
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
-from airflow_source_simulator.errors import SimulatorError
-from airflow_source_simulator.operators.simulator import ApplyDeltaOperator, LoadBaselineOperator, day_of_run
 from airflow_source_simulator.schema import TABLES
-from tests.test_example_dags import return_value, states
+from tests.support.dags import return_value, states
 
 UTC = dt.UTC
 
@@ -57,52 +54,6 @@ def asset_events(dag_run: Any) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-# --- assets -------------------------------------------------------------------------------------
-def test_writing_operators_declare_the_eight_table_assets_of_their_source() -> None:
-    task = ApplyDeltaOperator(task_id="t", day=1, conn_id="erp", shop_schema="shop", crm_schema="crm")
-    assert [a.uri for a in task.outlets] == [
-        "source-simulator://erp/shop/customers",
-        "source-simulator://erp/shop/products",
-        "source-simulator://erp/shop/orders",
-        "source-simulator://erp/shop/order_items",
-        "source-simulator://erp/shop/payments",
-        "source-simulator://erp/crm/campaigns",
-        "source-simulator://erp/crm/email_activity",
-        "source-simulator://erp/crm/web_sessions",
-    ]
-    assert LoadBaselineOperator(task_id="l", outlets=[]).outlets == []  # the user's choice wins
-    assert LoadBaselineOperator(task_id="m", conn_id="{{ params.conn }}").outlets == []  # unknown until run
-
-
-def test_the_uri_scheme_is_registered_and_checked() -> None:
-    from urllib.parse import urlsplit
-
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
-    assert "source-simulator" in ProvidersManagerTaskRuntime().asset_uri_handlers
-    uri = "source-simulator://duckdb_default/jaffle_shop/customers"
-    assert sanitize_uri(urlsplit(uri)).geturl() == uri
-    for bad in ("source-simulator://duckdb_default/customers", "source-simulator:///jaffle_shop/customers"):
-        with pytest.raises(ValueError, match="<conn_id>/<schema>/<table>"):
-            sanitize_uri(urlsplit(bad))
-
-
-# --- days from the calendar ------------------------------------------------------------------------
-def test_auto_counts_days_from_the_start_date() -> None:
-    start = dt.datetime(2024, 4, 1, tzinfo=UTC)
-    assert day_of_run(None, start) == "next"
-    assert day_of_run(start, start) == 1
-    assert day_of_run(dt.datetime(2024, 4, 3, 0, 0, tzinfo=UTC), start) == 3
-    assert day_of_run(dt.datetime(2024, 4, 3, 23, 59, tzinfo=UTC), start) == 3
-    # Calendar days in the start date's zone: the short night of a DST change still counts one day.
-    amsterdam = dt.datetime(2024, 3, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
-    assert day_of_run(dt.datetime(2024, 3, 31, 22, 0, tzinfo=UTC), amsterdam) == 3  # 2024-04-01 00:00 there
-    with pytest.raises(SimulatorError, match="before the start date"):
-        day_of_run(dt.datetime(2024, 3, 31, tzinfo=UTC), start)
-    with pytest.raises(SimulatorError, match="start_date"):
-        day_of_run(start, None)
-
-
 def test_a_run_without_a_logical_date_applies_the_next_day(dagbag: Any, databases: tuple[Path, Path]) -> None:
     dag = dagbag.get_dag("source_simulator_daily")
     first = dag.test(logical_date=dt.datetime(2024, 4, 1, tzinfo=UTC))
@@ -123,7 +74,6 @@ def test_catch_up_out_of_order_is_refused_clearly_and_changes_nothing(
     assert table_digests(databases[0]) == table_digests(baseline)
 
 
-# --- the pair: simulation and ingestion ------------------------------------------------------------
 def test_the_ingestion_dag_is_scheduled_on_the_simulation_s_assets(dagbag: Any) -> None:
     simulation = dagbag.get_dag("source_simulator_daily").get_task("apply_day")
     ingestion = dagbag.get_dag("source_simulator_ingestion")

@@ -1,43 +1,31 @@
-"""The operators: arguments, connection resolution and return values, run against real DuckDB files."""
+"""The operators as a DAG file sees them: imports, templated fields, arguments refused when the DAG is parsed,
+connections refused by name before anything is opened, and the task log's wording."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, cast
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
 import airflow_source_simulator
 from airflow_source_simulator import operators
+from airflow_source_simulator.assets import sanitize_uri
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.operators import (
     ApplyDeltaOperator,
     LoadBaselineOperator,
-    ResetOperator,
     StatusOperator,
 )
+from airflow_source_simulator.operators.simulator import day_of_run
+from tests.support.dags import NO_CONTEXT
 
-if TYPE_CHECKING:
-    from airflow.sdk import Context
-
-NO_CONTEXT = cast("Context", {})
+UTC = dt.UTC
 
 
 def test_operators_import_from_the_package_and_the_operators_module() -> None:
     for name in ("LoadBaselineOperator", "ApplyDeltaOperator", "ResetOperator", "StatusOperator"):
         assert getattr(airflow_source_simulator, name) is getattr(operators, name)
-
-
-def test_the_four_operators_run_and_return_the_status(duckdb_connection: str) -> None:
-    loaded = LoadBaselineOperator(task_id="load", conn_id=duckdb_connection).execute(NO_CONTEXT)
-    assert loaded["day"] == 0
-    applied = ApplyDeltaOperator(task_id="d1", conn_id=duckdb_connection, day="1").execute(NO_CONTEXT)
-    assert applied["tables"]["jaffle_shop.customers"] == 125
-    status = StatusOperator(task_id="s", conn_id=duckdb_connection, verify=True).execute(NO_CONTEXT)
-    assert status["day"] == 1 and status["verified"] is True
-    reset = ResetOperator(task_id="r", conn_id=duckdb_connection).execute(NO_CONTEXT)
-    assert reset["day"] == 0
-    json.dumps([loaded, applied, status, reset])
 
 
 def test_day_and_names_are_templated() -> None:
@@ -107,18 +95,50 @@ def test_step_lines_read_like_the_operations_guide() -> None:
     )
 
 
-def test_scale_and_fast_forward_reach_the_simulator(duckdb_connection: str) -> None:
-    op = ApplyDeltaOperator(
-        task_id="t", day=5, fast_forward=True, scale="{{ params.scale }}", conn_id=duckdb_connection
-    )
-    assert "scale" in op.template_fields
-    op.scale = "2"  # as rendered
-    result = op.execute(NO_CONTEXT)
-    assert result["day"] == 5 and result["scale"] == 2
-    with pytest.raises(SimulatorError, match="scale=0 is not valid"):
-        ResetOperator(task_id="r", scale=0)
-
-
 def test_a_bad_fast_forward_flag_fails_when_the_dag_is_parsed() -> None:
     with pytest.raises(ValueError, match="fast_forward='maybe' is not valid: give True or False"):
         ApplyDeltaOperator(task_id="t", day=1, fast_forward="maybe")
+
+
+def test_writing_operators_declare_the_eight_table_assets_of_their_source() -> None:
+    task = ApplyDeltaOperator(task_id="t", day=1, conn_id="erp", shop_schema="shop", crm_schema="crm")
+    assert [a.uri for a in task.outlets] == [
+        "source-simulator://erp/shop/customers",
+        "source-simulator://erp/shop/products",
+        "source-simulator://erp/shop/orders",
+        "source-simulator://erp/shop/order_items",
+        "source-simulator://erp/shop/payments",
+        "source-simulator://erp/crm/campaigns",
+        "source-simulator://erp/crm/email_activity",
+        "source-simulator://erp/crm/web_sessions",
+    ]
+    assert LoadBaselineOperator(task_id="l", outlets=[]).outlets == []  # the user's choice wins
+    assert LoadBaselineOperator(task_id="m", conn_id="{{ params.conn }}").outlets == []  # unknown until run
+
+
+def test_the_uri_scheme_is_registered_and_checked() -> None:
+    from urllib.parse import urlsplit
+
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    assert "source-simulator" in ProvidersManagerTaskRuntime().asset_uri_handlers
+    uri = "source-simulator://duckdb_default/jaffle_shop/customers"
+    assert sanitize_uri(urlsplit(uri)).geturl() == uri
+    for bad in ("source-simulator://duckdb_default/customers", "source-simulator:///jaffle_shop/customers"):
+        with pytest.raises(ValueError, match="<conn_id>/<schema>/<table>"):
+            sanitize_uri(urlsplit(bad))
+
+
+def test_auto_counts_days_from_the_start_date() -> None:
+    start = dt.datetime(2024, 4, 1, tzinfo=UTC)
+    assert day_of_run(None, start) == "next"
+    assert day_of_run(start, start) == 1
+    assert day_of_run(dt.datetime(2024, 4, 3, 0, 0, tzinfo=UTC), start) == 3
+    assert day_of_run(dt.datetime(2024, 4, 3, 23, 59, tzinfo=UTC), start) == 3
+    # Calendar days in the start date's zone: the short night of a DST change still counts one day.
+    amsterdam = dt.datetime(2024, 3, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    assert day_of_run(dt.datetime(2024, 3, 31, 22, 0, tzinfo=UTC), amsterdam) == 3  # 2024-04-01 00:00 there
+    with pytest.raises(SimulatorError, match="before the start date"):
+        day_of_run(dt.datetime(2024, 3, 31, tzinfo=UTC), start)
+    with pytest.raises(SimulatorError, match="start_date"):
+        day_of_run(start, None)

@@ -1,29 +1,21 @@
-"""The cdc change profile: hard deletes, keys that come back, two updates to one key in a day,
-late-arriving rows and an additive schema change, on DuckDB and PostgreSQL, against the manifest."""
+"""The cdc profile on DuckDB and PostgreSQL: every day verifies, its keys are the packaged changes', fast-forward
+equals replaying, the schema change comes and goes, and a logical replication subscriber sees it all."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlglot
 
 from airflow_source_simulator import packaged
-from airflow_source_simulator.data.calendar import day_start
-from airflow_source_simulator.data.delta import day_delta
-from airflow_source_simulator.dialects import DIALECTS as ENGINES
 from airflow_source_simulator.dialects.postgres import publication_name
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.operators import ApplyDeltaOperator
-from airflow_source_simulator.schema import LOYALTY_TIER, TABLES, TABLES_BY_NAME
+from airflow_source_simulator.schema import LOYALTY_TIER, TABLES
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import SimulatorFactory, postgres_session
-from tests.pgoutput import decode
-from tests.postgres_server import PostgresServer
-from tests.test_any_day_any_scale import digests
-
-DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "mssql": "tsql", "databricks": "databricks"}
+from tests.support.pgoutput import decode
+from tests.support.postgres import PostgresServer
+from tests.support.sources import SimulatorFactory, digests, postgres_session
 
 
 def keys(simulator: Simulator) -> dict[str, set[int]]:
@@ -76,34 +68,12 @@ def test_reset_takes_the_schema_change_back(make_simulator: SimulatorFactory) ->
     assert simulator.status(verify=True)["verified"]
 
 
-def test_some_rows_arrive_late_and_a_watermark_would_miss_them() -> None:
-    late = 0
-    for day in range(1, 8):
-        inserted = day_delta(day, profile="cdc")["web_sessions"].inserted
-        late += int((inserted["updated_at"] < day_start(day)).sum())
-    assert late > 0
-    assert all((day_delta(d)["web_sessions"].inserted["created_at"] >= day_start(d)).all() for d in range(1, 8))
-
-
 def test_the_profile_is_kept_until_reset(make_simulator: SimulatorFactory) -> None:
     make_simulator().load_baseline()
     with pytest.raises(SimulatorError, match=r"holds the 'classic' profile .* reset with profile='cdc'"):
         make_simulator(profile="cdc").apply_delta(1)
     with pytest.raises(SimulatorError, match="profile='scd' is not a change profile: give one of classic, cdc"):
         ApplyDeltaOperator(task_id="t", day=1, profile="scd")
-
-
-@pytest.mark.parametrize("platform", ENGINES, ids=lambda p: p.name)
-def test_schema_change_and_hard_delete_statements_parse_in_every_dialect(platform: Any) -> None:
-    ref = f"{platform.quote('jaffle_shop')}.customers"
-    customers = TABLES_BY_NAME["customers"]
-    for sql in (
-        platform.add_column(ref, LOYALTY_TIER),
-        platform.drop_column(ref, LOYALTY_TIER),
-        platform.delete_rows(ref, customers, [3, 5, 8]),
-    ):
-        tree = sqlglot.parse_one(sql, read=DIALECTS[platform.name])
-        assert tree.find(sqlglot.exp.Command) is None, sql
 
 
 def test_a_cdc_day_reaches_a_logical_replication_subscriber_with_deletes_and_double_updates(

@@ -1,10 +1,11 @@
-"""Every row is a function of its key: a table generated in key ranges is the whole table, cut."""
+"""The generator alone, no database: key ranges join up to whole tables, the inverse ranking, daily change rates, late rows and every day's timestamps."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from airflow_source_simulator.data.calendar import day_start
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import Generator
 from airflow_source_simulator.data.hashing import permute, unpermute
@@ -57,3 +58,26 @@ def test_customers_keep_changing_at_about_five_percent_a_day_after_the_classic_d
         eligible += int(active.sum())
         updated += day_delta(day, 10, before, Generator(day, 10))["customers"].updated_rows
     assert 0.045 < updated / eligible < 0.055
+
+
+def test_some_rows_arrive_late_and_a_watermark_would_miss_them() -> None:
+    late = 0
+    for day in range(1, 8):
+        inserted = day_delta(day, profile="cdc")["web_sessions"].inserted
+        late += int((inserted["updated_at"] < day_start(day)).sum())
+    assert late > 0
+    assert all((day_delta(d)["web_sessions"].inserted["created_at"] >= day_start(d)).all() for d in range(1, 8))
+
+
+@pytest.mark.parametrize("day", [4, 9, 77, 91, 92])
+def test_every_generated_change_carries_its_days_timestamps(day: int) -> None:
+    """Inserted rows are created on their day and updated rows stamped with it (wave launches and
+    weekly repricing included): a watermark on updated_at sees every change of every day."""
+    from airflow_source_simulator.data.calendar import day_start
+    from airflow_source_simulator.data.delta import day_delta
+
+    start, end = day_start(day), day_start(day + 1)
+    for name, change in day_delta(day).items():
+        for ts in (change.inserted["created_at"], change.updated["updated_at"]):
+            assert ((ts >= start) & (ts < end)).all(), f"{name} on day {day}"
+    assert day_delta(day)["customers"].inserted_rows > 0

@@ -29,7 +29,7 @@ from airflow_source_simulator.schema import LEDGER_TABLE, TABLES_BY_NAME, Table,
 from airflow_source_simulator.sessions.base import Session
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.sessions.postgres import PostgresSession
-from tests.postgres_server import PostgresServer
+from tests.support.postgres import PostgresServer
 
 # Ledger columns compared between states: all but the wall-clock ``applied_at``.
 LEDGER_COLUMNS = "seq, operation, day, scale, scenario, package_version, ledger_version, state_digest"

@@ -1,13 +1,7 @@
-"""How each platform is built from an Airflow connection, and how it fails when it cannot connect.
-
-No SQL Server, Databricks or MotherDuck is reachable here: these tests check the wiring (which hook,
-which database, catalog, warehouse and retry bounds) and the failure a user sees.
-"""
+"""How each session is built from an Airflow connection: the hooks, their settings, and refusals before
+anything is opened."""
 
 from __future__ import annotations
-
-import json
-import time
 
 import pytest
 
@@ -17,22 +11,7 @@ from airflow_source_simulator.sessions.mssql import MsSqlSession
 from airflow_source_simulator.sessions.postgres import PostgresSession
 from airflow_source_simulator.sessions.registry import session_for_connection
 from airflow_source_simulator.simulator import Simulator
-
-
-def connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> str:
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
-    return conn_id
-
-
-def databricks(monkeypatch: pytest.MonkeyPatch, **extra: object) -> str:
-    return connection(
-        monkeypatch,
-        "dbx",
-        conn_type="databricks",
-        host="127.0.0.1",
-        password="dapi-secret",
-        extra={"http_path": "/sql/1.0/warehouses/abc", **extra},
-    )
+from tests.support.connections import connection, databricks
 
 
 def test_a_databricks_connection_builds_the_sql_hook_with_catalog_warehouse_and_utc(
@@ -59,15 +38,6 @@ def test_a_databricks_connection_without_a_warehouse_is_refused(monkeypatch: pyt
         session_for_connection(conn_id)
 
 
-def test_an_unreachable_databricks_workspace_fails_within_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real SQL connector against a closed loopback port: bounded retries, then a clear message."""
-    simulator = Simulator(session_for_connection(databricks(monkeypatch)))
-    started = time.monotonic()
-    with pytest.raises(SimulatorError, match=r"could not connect to Databricks: .*http_path.*_retry_stop_after"):
-        simulator.status()
-    assert time.monotonic() - started < 30
-
-
 def test_a_sql_server_connection_builds_the_mssql_hook_on_the_connections_database(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -86,12 +56,6 @@ def test_a_postgres_connection_builds_the_postgres_hook(monkeypatch: pytest.Monk
 
     platform = session_for_connection(connection(monkeypatch, "pg", conn_type="postgres", host="localhost"))
     assert isinstance(platform, PostgresSession) and isinstance(platform.hook, PostgresHook)
-
-
-def test_an_unreachable_postgres_server_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    conn_id = connection(monkeypatch, "pg", conn_type="postgres", host="127.0.0.1", port=1, login="x")
-    with pytest.raises(SimulatorError, match="could not connect to PostgreSQL"):
-        Simulator(session_for_connection(conn_id)).status()
 
 
 def test_schema_names_fold_to_lower_case_on_unity_catalog(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from airflow_source_simulator.get_provider_info import get_provider_info
-from tests.conftest import REPO
+from tests.support.sources import REPO
 
 
 def test_provider_info_is_registered_under_the_distribution_name() -> None:

@@ -11,10 +11,11 @@ import pytest
 from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
 from airflow_source_simulator import packaged
+from airflow_source_simulator.core.statements import packaged_statements
 from airflow_source_simulator.errors import NotOursError, SimulatorError, VerificationError
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
-from tests.conftest import SimulatorFactory
+from tests.support.sources import SimulatorFactory
 
 DAY_COUNTS = {0: 100, 1: 125, 2: 147, 3: 175}
 
@@ -147,7 +148,7 @@ class FaultyHook(DuckDBHook):
 def _statements_of(operation: str) -> int:
     files = {"apply_delta": ["day_01.sql"], "load_baseline": ["schema.sql", "baseline.sql"]}[operation]
     # BEGIN, the packaged statements, the ledger row, COMMIT
-    return 1 + sum(len(packaged.statements("duckdb", f)) for f in files) + 2
+    return 1 + sum(len(packaged_statements("duckdb", f)) for f in files) + 2
 
 
 @pytest.mark.parametrize("operation", ["load_baseline", "apply_delta"])
