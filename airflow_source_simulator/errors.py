@@ -15,3 +15,7 @@ class NotOursError(SimulatorError):
 
 class VerificationError(SimulatorError):
     """The database differs from the manifest of its ledger state."""
+
+
+class StoppedError(SimulatorError):
+    """The operation was stopped on request (the task was killed) before it finished."""

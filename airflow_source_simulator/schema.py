@@ -139,7 +139,11 @@ LEDGER_COLUMNS: tuple[Column, ...] = (
     Column("ledger_version", "int"),
     _varchar("state_digest", 64),
     Column("applied_at", "timestamp"),
+    # Which task run wrote the row (dag/run/task/map index), so that a retry of a run whose commit went
+    # through knows the day is its own. Added after the first release: ledgers without it gain it.
+    Column("run_key", "varchar", nullable=True, length=250),
 )
+RUN_KEY = LEDGER_COLUMNS[-1]
 LEDGER = Table(LEDGER_TABLE, "shop", LEDGER_COLUMNS)
 # Bumped when the ledger's layout or meaning changes; a database written by a newer layout is refused.
 LEDGER_VERSION = 1

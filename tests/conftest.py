@@ -27,6 +27,7 @@ os.environ.update(
 
 from airflow_source_simulator.sessions.duckdb import DuckDBSession  # noqa: E402
 from airflow_source_simulator.simulator import Simulator  # noqa: E402
+from tests.support.harness import DuckDBSource, PostgresSource, Source  # noqa: E402
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: E402
 from tests.support.sources import SimulatorFactory, postgres_session  # noqa: E402
 
@@ -113,3 +114,16 @@ def pg_conn_id(postgres: PostgresServer, pg_database: str, monkeypatch: pytest.M
 @pytest.fixture
 def pg_simulator(pg_conn_id: str) -> Simulator:
     return Simulator(postgres_session(pg_conn_id))
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def source(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Source]:
+    """A fresh, empty source on DuckDB (a file) or PostgreSQL (a database on the private cluster), which can
+    be saved, put back, read back, and written by statements of a user's own."""
+    if request.param == "duckdb":
+        yield DuckDBSource(tmp_path)
+        return
+    server = request.getfixturevalue("postgres")
+    database = PostgresSource(server, f"source_{next(_DATABASES)}", monkeypatch)
+    yield database
+    database.drop()

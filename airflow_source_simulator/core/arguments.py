@@ -6,6 +6,7 @@ refused with a message that names the value and what is allowed.
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal
 
 from airflow_source_simulator.data.scenario import MAX_DAY, PROFILES, Profile
@@ -15,6 +16,9 @@ NEXT_DAY: Final = "next"  # the day after the ledger's
 AUTO_DAY: Final = "auto"  # the run's place in the DAG's schedule
 DaySpec = int | Literal["next", "auto"]
 MAX_SCALE = 100_000
+# Whole numbers as a rendered template writes them: ASCII digits only ("³" and "٣" are digits to str.isdigit).
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def parse_day(value: object, *, baseline: bool = False) -> int:
@@ -25,7 +29,7 @@ def parse_day(value: object, *, baseline: bool = False) -> int:
         raise ArgumentError(f"day={value!r} is not valid: give {allowed}.")
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("+-").isdigit():
+        if not _WHOLE.fullmatch(text):
             raise ArgumentError(f"day={value!r} is not a whole number: give {allowed}.")
         value = int(text)
     if not isinstance(value, int):
@@ -47,7 +51,7 @@ def parse_profile(value: object) -> Profile:
 def parse_scale(value: object) -> int:
     """A scale factor from an int or an integer string (a rendered template); anything else is refused."""
     allowed = f"a whole number from 1 to {MAX_SCALE:,}"
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SCALE:
         raise ArgumentError(f"scale={value!r} is not valid: give {allowed} (every volume is multiplied by it).")

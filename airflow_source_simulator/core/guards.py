@@ -3,8 +3,8 @@ that says what is wrong and what to do. Guards change nothing; they run before a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from airflow_source_simulator.core.ledger import LedgerEntry
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, PROFILES, max_id
@@ -22,15 +22,22 @@ _REMEDY = (
 
 @dataclass(frozen=True)
 class Inspection:
-    """What the database holds before an operation: the ledger's last entry and the tables present."""
+    """What the database holds before an operation: the ledger's last entry, the tables present and their
+    columns."""
 
     entry: LedgerEntry | None
     tables: frozenset[str]  # simulator table names present (ledger excluded)
     owned: bool  # the ledger table exists: whatever of the tables exists was created by the simulator
+    # Per table present (the ledger included): each column, and whether a row must give it a value (NOT NULL
+    # without a default).
+    columns: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
 
     @property
     def loaded(self) -> bool:
         return self.entry is not None
+
+    def has_column(self, table: str, column: str) -> bool:
+        return column in self.columns.get(table, {})
 
 
 def refuse_unreadable_ledger(entry: LedgerEntry | None, shop: str) -> None:
@@ -88,6 +95,26 @@ def refuse_out_of_order(day: int, current: int) -> SimulatorError:
         f"cannot apply day {day}: the database is at day {current}. Apply day {current + 1} first "
         "(days are applied in order), or pass fast_forward=True to build the day directly."
     )
+
+
+def refuse_required_columns(
+    inspection: Inspection, tables: set[str], shapes: Sequence[Table], schemas: Mapping[SchemaRole, str], doing: str
+) -> None:
+    """Columns of the user's own that a row must fill (NOT NULL without a default) in tables the operation
+    inserts into: the engine would refuse the first row, so the operation is refused before it starts."""
+    by_name = {t.name: t for t in shapes}
+    found = [
+        f"{schemas[by_name[name].role]}.{name}.{column}"
+        for name in sorted(tables)
+        for column, required in inspection.columns.get(name, {}).items()
+        if required and column not in by_name[name].column_names
+    ]
+    if found:
+        raise SimulatorError(
+            f"{doing} inserts rows into tables with columns of your own that every row must fill (NOT NULL without "
+            f"a default): {', '.join(found)}. The simulator does not fill them, so nothing was changed. Give each "
+            "a default or allow NULL (ALTER TABLE ... ALTER COLUMN ...), or drop it."
+        )
 
 
 @dataclass(frozen=True)

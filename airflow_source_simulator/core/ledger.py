@@ -9,15 +9,16 @@ every earlier version have it; the code calls it the profile.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from airflow_source_simulator.core.statements import Action, Statement, Step
-from airflow_source_simulator.data.canonical import SEPARATOR
+from airflow_source_simulator.data.canonical import NULL, SEPARATOR
 from airflow_source_simulator.dialects.base import Dialect
-from airflow_source_simulator.schema import LEDGER, LEDGER_COLUMNS, LEDGER_PROFILE_COLUMN, SchemaRole
+from airflow_source_simulator.schema import LEDGER, LEDGER_COLUMNS, LEDGER_PROFILE_COLUMN, RUN_KEY, SchemaRole
 
 
 class Operation(StrEnum):
@@ -52,18 +53,34 @@ class LedgerEntry:
     package_version: str
     ledger_version: int
     state_digest: str
+    run_key: str | None = None  # the task run that wrote it; None outside Airflow and in older ledgers
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> LedgerEntry:
-        seq, operation, day, scale, profile, version, ledger_version, digest = row
+        seq, operation, day, scale, profile, version, ledger_version, digest, run_key = row
         return cls(
-            int(seq), str(operation), int(day), int(scale), str(profile), str(version), int(ledger_version), str(digest)
+            int(seq),
+            str(operation),
+            int(day),
+            int(scale),
+            str(profile),
+            str(version),
+            int(ledger_version),
+            str(digest),
+            None if run_key is None else str(run_key),
         )
 
 
-def last_entry_query(ledger_ref: str) -> str:
-    """The query of the ledger's last row (the database's state), in ``LedgerEntry.from_row`` order."""
-    return f"SELECT {', '.join(_READ_COLUMNS)} FROM {ledger_ref} WHERE seq = (SELECT MAX(seq) FROM {ledger_ref})"
+def last_entry_query(ledger_ref: str, *, with_run_key: bool = True) -> str:
+    """The query of the ledger's last row (the database's state), in ``LedgerEntry.from_row`` order. A ledger
+    written before runs were recorded has no ``run_key`` column (``with_run_key=False``): it reads as NULL."""
+    columns = [*_READ_COLUMNS, RUN_KEY.name if with_run_key else "NULL"]
+    return f"SELECT {', '.join(columns)} FROM {ledger_ref} WHERE seq = (SELECT MAX(seq) FROM {ledger_ref})"
+
+
+def _plain(text: str) -> str:
+    """Text safe in a canonical line and a literal of every dialect: Airflow's run ids already are."""
+    return re.sub(r"[^A-Za-z0-9_.~:+/@-]", "_", text)
 
 
 def record(dialect: Dialect, ledger_ref: str, entry: LedgerEntry, schemas: Mapping[SchemaRole, str]) -> Statement:
@@ -81,6 +98,7 @@ def record(dialect: Dialect, ledger_ref: str, entry: LedgerEntry, schemas: Mappi
         "crm_schema": schemas["crm"],
         # Wall-clock time is metadata about the run, never part of the simulated data.
         "applied_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        RUN_KEY.name: NULL if entry.run_key is None else _plain(entry.run_key)[: RUN_KEY.length],
     }
     line = SEPARATOR.join(values[c.name] for c in LEDGER_COLUMNS)
     return Statement(

@@ -17,12 +17,13 @@ from airflow_source_simulator.core.statements import Action, Rows, Statement, St
 from airflow_source_simulator.core.states import is_packaged, state_digest
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state as generated_state
-from airflow_source_simulator.data.scenario import Profile
+from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, Profile
 from airflow_source_simulator.dialects.base import Dialect
 from airflow_source_simulator.schema import (
     LEDGER_TABLE,
     LEDGER_VERSION,
     LOYALTY_TIER,
+    RUN_KEY,
     TABLES,
     TABLES_BY_NAME,
     SchemaRole,
@@ -41,6 +42,16 @@ class Plan:
     work: tuple[Work, ...]
     loading: bool = False
     transaction: bool = True
+    records: LedgerEntry | None = None  # the ledger row the work ends with, if it writes one
+
+    def inserted_tables(self) -> set[str]:
+        """The tables this work inserts rows into."""
+        return {
+            w.step.target if isinstance(w, Statement) else w.table.name
+            for w in self.work
+            if (isinstance(w, Statement) and w.step.action == Action.INSERT)
+            or (isinstance(w, Rows) and w.action in (Action.LOAD, Action.INSERT))
+        }
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,11 @@ class Source:
         shop, crm = (self.dialect.quote(self.schemas[role]) for role in ("shop", "crm"))
         return [s.with_schemas(shop, crm) for s in packaged_statements(self.dialect.name, name)]
 
-    def ledger_statement(self, previous: LedgerEntry | None, operation: Operation, day: int) -> Statement:
-        entry = LedgerEntry(
+    def ledger_entry(
+        self, previous: LedgerEntry | None, operation: Operation, day: int, run_key: str | None
+    ) -> LedgerEntry:
+        """The ledger row an operation ends with: the next sequence number, the state it leaves."""
+        return LedgerEntry(
             seq=(previous.seq if previous else 0) + 1,
             operation=operation,
             day=day,
@@ -79,8 +93,21 @@ class Source:
             package_version=__version__,
             ledger_version=LEDGER_VERSION,
             state_digest=state_digest(day, self.scale, self.profile),
+            run_key=run_key,
         )
-        return record(self.dialect, self.ledger_ref, entry, self.schemas)
+
+    def ledger_work(self, inspection: Inspection, entry: LedgerEntry) -> tuple[list[Work], Statement]:
+        """The ledger's own work: its ``run_key`` column first, for a ledger written before it existed,
+        then the row ``entry`` (last of all the operation's work)."""
+        migrate: list[Work] = []
+        if inspection.owned and not inspection.has_column(LEDGER_TABLE, RUN_KEY.name):
+            migrate.append(
+                Statement(
+                    self.dialect.add_column(self.ledger_ref, RUN_KEY),
+                    Step(Action.ADD_COLUMN, f"{LEDGER_TABLE}.{RUN_KEY.name}"),
+                )
+            )
+        return migrate, record(self.dialect, self.ledger_ref, entry, self.schemas)
 
     def state_work(self, day: int) -> list[Work]:
         """The rows of state ``day``, into emptied tables: packaged SQL, or generated rows in bulk."""
@@ -107,9 +134,16 @@ class Source:
             out += [rows for rows in candidates if rows is not None]
         return out
 
-    def schema_change_work(self, day: int, present: bool) -> list[Work]:
-        """Add the profile's column once its day has come, and drop it from a state before that day.
-        ``present``: whether the database's customers table has the column now."""
+    def clear_work(self) -> list[Work]:
+        """Delete the simulator's rows of every table (children first), keeping rows of the user's own."""
+        return [
+            Statement(self.dialect.clear(self.ref(t), t, CUSTOM_ID_FLOOR), Step(Action.CLEAR, t.name))
+            for t in reversed(TABLES)
+        ]
+
+    def schema_change_work(self, day: int, inspection: Inspection) -> list[Work]:
+        """Add the profile's column once its day has come, and drop it from a state before that day."""
+        present = inspection.has_column("customers", LOYALTY_TIER.name)
         wanted = LOYALTY_TIER.name in tables_at(self.profile, day)[0].column_names
         if wanted == present:
             return []
@@ -120,25 +154,37 @@ class Source:
         return [Statement(self.dialect.drop_column(ref, LOYALTY_TIER), Step(Action.DROP_COLUMN, target))]
 
     # --- plans ----------------------------------------------------------------------------------
-    def load(self, inspection: Inspection, operation: Operation, title: str, day: int, column_present: bool) -> Plan:
-        """Create what is missing, empty the simulator's tables if any exist, load the state of ``day``."""
+    def load(
+        self, inspection: Inspection, operation: Operation, title: str, day: int, run_key: str | None = None
+    ) -> Plan:
+        """Create what is missing, empty the simulator's tables if any exist, load the state of ``day``.
+
+        A load, a reset and a takeover empty the tables; a fast-forward only clears the simulator's rows, so
+        rows of the user's own are kept, as replaying the days keeps them.
+        """
+        entry = self.ledger_entry(inspection.entry, operation, day, run_key)
+        migrate, ledger = self.ledger_work(inspection, entry)
+        empty: list[Work] = []
+        if inspection.tables:
+            empty = (
+                self.clear_work() if operation == Operation.FAST_FORWARD else [*self.packaged(packaged.TRUNCATE_FILE)]
+            )
         work: list[Work] = [
             *self.packaged(packaged.SCHEMA_FILE),
-            *(self.packaged(packaged.TRUNCATE_FILE) if inspection.tables else []),
-            *self.schema_change_work(day, column_present),
+            *migrate,
+            *empty,
+            *self.schema_change_work(day, inspection),
             *self.state_work(day),
-            self.ledger_statement(inspection.entry, operation, day),
+            ledger,
         ]
-        return Plan(title, tuple(work), loading=True)
+        return Plan(title, tuple(work), loading=True, records=entry)
 
-    def day(self, inspection: Inspection, day: int, column_present: bool) -> Plan:
+    def day(self, inspection: Inspection, day: int, run_key: str | None = None) -> Plan:
         """Apply ``day`` to the state of the day before."""
-        work: list[Work] = [
-            *self.schema_change_work(day, column_present),
-            *self.delta_work(day),
-            self.ledger_statement(inspection.entry, Operation.APPLY_DELTA, day),
-        ]
-        return Plan(f"Applying day {day:02d} delta changes...", tuple(work))
+        entry = self.ledger_entry(inspection.entry, Operation.APPLY_DELTA, day, run_key)
+        migrate, ledger = self.ledger_work(inspection, entry)
+        work: list[Work] = [*migrate, *self.schema_change_work(day, inspection), *self.delta_work(day), ledger]
+        return Plan(f"Applying day {day:02d} delta changes...", tuple(work), records=entry)
 
     def cdc(self, mode: str) -> Plan:
         """Switch change capture on for the eight tables; idempotent, outside any transaction (SQL Server

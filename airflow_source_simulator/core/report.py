@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_source_simulator.core.statements import Action, Step
-from airflow_source_simulator.schema import TABLES_BY_NAME, SchemaRole
+from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
+from airflow_source_simulator.schema import LEDGER_TABLE, TABLES_BY_NAME, SchemaRole
 
 # The status box's rows of tables, per schema (a unit test checks it names every table once).
 LAYOUT: dict[SchemaRole, tuple[tuple[str, ...], ...]] = {
@@ -41,6 +42,10 @@ def step_line(step: Step, schemas: Mapping[SchemaRole, str], loading: bool) -> s
         return f"  ✓ Saved {name} ({_rows(step.rows)}, a first save: each is updated again below)"
     if step.action == Action.DELETE:
         return f"  ✓ Hard-deleted {name} ({_rows(step.rows)})" if step.rows else f"  ✓ Truncated {name}"
+    if step.action == Action.CLEAR:
+        return f"  ✓ Cleared the simulator's rows of {name} (rows of your own, IDs from {CUSTOM_ID_FLOOR:,}, kept)"
+    if step.action == Action.ADD_COLUMN and step.target.startswith(LEDGER_TABLE):
+        return f"  ✓ Ledger column {step.target} added (records which task run wrote each row)"
     if step.action in (Action.ADD_COLUMN, Action.DROP_COLUMN):
         verb = "Added" if step.action == Action.ADD_COLUMN else "Dropped"
         return f"  ✓ {verb} column {step.target} (schema change)"

@@ -33,6 +33,7 @@ class Action(StrEnum):
     UPDATE = "update"
     TOUCH = "touch"  # a first save of rows that an update of the same day saves again
     DELETE = "delete"  # hard delete by key, or all rows when the step has no row count
+    CLEAR = "clear"  # delete the simulator's rows of a table, keeping rows of the user's own (IDs from the floor)
     ADD_COLUMN = "add_column"  # target: table.column
     DROP_COLUMN = "drop_column"
     CDC = "cdc"  # target: what change capture was switched on for

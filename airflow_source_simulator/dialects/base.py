@@ -77,6 +77,10 @@ class Dialect:
     def delete_all(self, table_ref: str) -> str:
         return f"DELETE FROM {table_ref}"
 
+    def clear(self, table_ref: str, table: Table, floor: int) -> str:
+        """A statement deleting every row whose key is below ``floor`` (the simulator's rows)."""
+        return f"DELETE FROM {table_ref} WHERE {table.key} < {floor}"
+
     def delete_rows(self, table_ref: str, table: Table, keys: Sequence[int]) -> str:
         """A statement hard-deleting rows by key."""
         return f"DELETE FROM {table_ref} WHERE {table.key} IN ({', '.join(str(int(k)) for k in keys)})"
@@ -161,19 +165,13 @@ class Dialect:
         return [Statement(render(rows.ref, rows.table, canonical_rows(rows.table, c)), step) for c, step in chunks]
 
     # --- catalog --------------------------------------------------------------------------------
-    def tables_query(self, schemas: Sequence[str]) -> str:
-        """(schema, table) of every table in ``schemas`` (plain identifiers, validated before)."""
+    def catalog_query(self, schemas: Sequence[str]) -> str:
+        """Every column of every table in ``schemas`` (plain identifiers, validated before): schema, table,
+        column, whether it is nullable (``YES``/``NO``) and its default (NULL for none)."""
         names = ", ".join(f"'{self.fold(s)}'" for s in schemas)
         return (
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM INFORMATION_SCHEMA.TABLES "
+            "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, IS_NULLABLE, COLUMN_DEFAULT FROM INFORMATION_SCHEMA.COLUMNS "
             f"WHERE TABLE_SCHEMA IN ({names}) AND TABLE_CATALOG = {self.current_catalog_sql}"
-        )
-
-    def columns_query(self, schema: str, table: str) -> str:
-        """The column names of one table."""
-        return (
-            "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = "
-            f"'{self.fold(schema)}' AND TABLE_NAME = '{table}' AND TABLE_CATALOG = {self.current_catalog_sql}"
         )
 
     # --- change capture -------------------------------------------------------------------------

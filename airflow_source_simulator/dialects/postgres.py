@@ -64,6 +64,19 @@ class PostgresDialect(Dialect):
             f"AND ((classid::bigint << 32) | objid::bigint) = {key}"
         )
 
+    def table_lock_holders_query(self, schemas: Sequence[str]) -> str:
+        """The other sessions holding locks on tables in ``schemas``: pid, user, application, state, the tables
+        (comma-separated) and the start of their last query."""
+        names = ", ".join(f"'{s}'" for s in schemas)
+        return (
+            "SELECT a.pid, a.usename, a.application_name, a.state, "
+            "string_agg(DISTINCT n.nspname || '.' || c.relname, ', '), left(a.query, 80) "
+            "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            f"WHERE l.granted AND n.nspname IN ({names}) AND l.pid <> pg_backend_pid() "
+            "GROUP BY a.pid, a.usename, a.application_name, a.state, a.query ORDER BY a.pid"
+        )
+
     # --- change capture -----------------------------------------------------------------------
     def cdc_statements(self, mode: str, schemas: Mapping[SchemaRole, str], tables: Sequence[Table]) -> list[Statement]:
         name = publication_name(schemas["shop"])

@@ -87,8 +87,11 @@ class _SimulatorOperator(BaseOperator):
         self.shop_schema = shop_schema
         self.crm_schema = crm_schema
 
-    def simulator(self) -> Simulator:
-        return Simulator(
+    def simulator(self, context: Context | None = None) -> Simulator:
+        """The simulator of this task's source; kept, so that ``on_kill`` can stop its operation."""
+        ti = (context or {}).get("ti")
+        run_key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}" if ti is not None else None
+        self._running = Simulator(
             session_for_connection(self.conn_id),
             shop_schema=self.shop_schema,
             crm_schema=self.crm_schema,
@@ -96,7 +99,18 @@ class _SimulatorOperator(BaseOperator):
             profile=self.profile,
             enable_cdc=self.enable_cdc,
             log=self.log,
+            run_key=run_key,
         )
+        return self._running
+
+    def on_kill(self) -> None:
+        """Stop the running operation when Airflow stops the task (SIGTERM): the statement running now is
+        cancelled (DuckDB's interrupt, PostgreSQL's cancel request, the driver's cancel elsewhere), none
+        starts after it, and the database keeps the state it had (the log says which)."""
+        running = getattr(self, "_running", None)
+        if running is not None:
+            self.log.info("Stop requested: cancelling the running operation.")
+            running.interrupt()
 
 
 class _WritingOperator(_SimulatorOperator):
@@ -142,7 +156,7 @@ class _WritingOperator(_SimulatorOperator):
         self.enable_cdc = enable_cdc
 
     def execute(self, context: Context) -> dict[str, Any]:
-        simulator = self.simulator()
+        simulator = self.simulator(context)
         return self._announce(context, simulator, self.change(simulator, context))
 
     def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
@@ -255,4 +269,4 @@ class StatusOperator(_SimulatorOperator):
         self.verify = verify
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return self.simulator().status(verify=self.verify)
+        return self.simulator(context).status(verify=self.verify)

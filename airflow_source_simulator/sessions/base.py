@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from logging import Logger, getLogger
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work
 from airflow_source_simulator.dialects.base import Dialect
-from airflow_source_simulator.errors import SimulatorError
+from airflow_source_simulator.errors import SimulatorError, StoppedError
 
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
@@ -84,6 +84,8 @@ class Session:
 
     def __init__(self, hook: DbApiHook) -> None:
         self.hook = hook
+        self.stopping = False  # set by interrupt(): the running operation stops at its next statement
+        self._held: Any = None  # the connection hold() holds, for interrupt() to cancel its statement
 
     @classmethod
     def from_connection(cls, conn_id: str, connection: Connection) -> Session:
@@ -99,13 +101,14 @@ class Session:
         return self.dialect.title
 
     # --- the connection -------------------------------------------------------------------------
-    def connect(self, log: Logger) -> Any:
-        """Open the DB-API connection an operation holds. Sessions turn their engine's failures that a
-        user can act on (a file another process holds) into a ``SimulatorError`` here."""
+    def connect(self, log: Logger, *, read_only: bool = False) -> Any:
+        """Open the DB-API connection an operation holds (for reading only if asked and the engine can).
+        Sessions turn their engine's failures that a user can act on (a file another process holds) into a
+        ``SimulatorError`` here."""
         return self.hook.get_conn()
 
     @contextmanager
-    def hold(self, log: Logger | None = None) -> Iterator[None]:
+    def hold(self, log: Logger | None = None, *, read_only: bool = False) -> Iterator[None]:
         """Hold one connection for a whole operation (its checks, its transaction, its status); re-entrant.
 
         Hooks open a connection per run(): a DuckDB file costs ~30 ms to open, a Databricks session
@@ -115,17 +118,51 @@ class Session:
             yield
             return
         try:
-            conn = self.connect(log or _LOG)
+            conn = self.connect(log or _LOG, read_only=read_only)
         except SimulatorError:
             raise
         except Exception as error:
             raise SimulatorError(f"could not connect to {self.title}: {error}{self.connect_hint}") from error
         held = HeldConnection(conn)
         self.hook.get_conn = lambda: held  # type: ignore[method-assign]
+        self._held = conn
         try:
             yield
         finally:
+            self._held = None
             del self.hook.get_conn
+            with suppress(Exception):  # a connection the server or an interrupt already closed
+                conn.close()
+
+    # --- stopping -------------------------------------------------------------------------------
+    def interrupt(self) -> None:
+        """Stop the running operation: called from a signal handler or another thread (a task's on_kill).
+        The statement running now is cancelled where the engine can, and no further statement starts."""
+        self.stopping = True
+        conn = self._held
+        if conn is not None:
+            with suppress(Exception):
+                self.cancel(conn)
+
+    def cancel(self, conn: Any) -> None:
+        """Cancel the statement running on ``conn`` (the driver's own cancel, where it has one)."""
+        cancel = getattr(conn, "cancel", None)
+        if callable(cancel):
+            cancel()
+
+    def check_stopping(self) -> None:
+        if self.stopping:
+            raise StoppedError("stopped on request (the task was killed) before the operation finished")
+
+    def fresh_query(self, sql: str) -> list[tuple[Any, ...]]:
+        """``sql`` on a connection of its own, not the held one: what is committed, read after a failure
+        that may have left the held connection broken or in an aborted transaction."""
+        conn = type(self.hook).get_conn(self.hook)
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
             conn.close()
 
     def exclusive(self, name: str, log: Logger) -> AbstractContextManager[None]:
@@ -139,11 +176,20 @@ class Session:
         return nullcontext()
 
     # --- running work ---------------------------------------------------------------------------
-    def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
+    def run(
+        self,
+        work: Sequence[Work],
+        on_step: Callable[[Step], None],
+        *,
+        transaction: bool = True,
+        schemas: Sequence[str] = (),
+    ) -> None:
         """Run ``work`` (in one transaction if asked and possible), calling ``on_step`` after each statement.
+        ``schemas`` are the source's, for sessions that name what blocks them there.
 
         Generated rows go in bulk where the session has a bulk path, and as batched statements elsewhere.
         """
+        self.check_stopping()
         # An engine without multi-statement transactions runs every statement on its own (autocommit).
         transaction = transaction and self.dialect.transactional
         if self.bulk and any(isinstance(w, Rows) for w in work):
@@ -162,7 +208,8 @@ class Session:
 
         def completed(_cursor: Any) -> None:
             step = next(pending)
-            if step is not None:
+            if step is not None:  # not after BEGIN or COMMIT: a stop after the commit changes nothing
+                self.check_stopping()
                 on_step(step)
 
         self.hook.run(sql, autocommit=not transaction, handler=completed)
@@ -171,11 +218,13 @@ class Session:
         """Run statements and bulk row loads on the held connection, through the driver's own bulk API."""
         with self.bulk_cursor(transaction) as cursor:
             for item in work:
+                self.check_stopping()
                 if isinstance(item, Statement):
                     cursor.execute(item.sql)
                     on_step(item.step)
                     continue
                 for columns, step in self.dialect.chunks(item, self.bulk_chunk_rows):
+                    self.check_stopping()
                     if item.action == Action.DELETE:  # a few keys: a plain statement
                         cursor.execute(self.dialect.delete_rows(item.ref, item.table, columns[item.table.key]))
                     else:
@@ -194,12 +243,17 @@ class Session:
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.hook.get_records(sql)]
 
-    def existing_tables(self, schemas: Sequence[str]) -> set[tuple[str, str]]:
-        """(schema, table) of every table in ``schemas`` (plain identifiers, validated before)."""
-        return {(str(s), str(t)) for s, t in self.query(self.dialect.tables_query(schemas))}
+    def catalog(self, schemas: Sequence[str]) -> dict[tuple[str, str], dict[str, bool]]:
+        """Per (schema, table) in ``schemas``: each column (lower case), and whether a row must give it a
+        value (NOT NULL without a default)."""
+        out: dict[tuple[str, str], dict[str, bool]] = {}
+        for schema, table, column, nullable, default in self.query(self.dialect.catalog_query(schemas)):
+            required = str(nullable).upper() == "NO" and default is None
+            out.setdefault((str(schema), str(table)), {})[str(column).lower()] = required
+        return out
 
     def existing_columns(self, schema: str, table: str) -> set[str]:
-        return {str(name).lower() for (name,) in self.query(self.dialect.columns_query(schema, table))}
+        return set(self.catalog([schema]).get((self.dialect.fold(schema), table), {}))
 
     def cdc_notes(self, mode: str, shop: str) -> list[str]:
         """What the log should tell a user after switching capture on; sessions add what they can check."""

@@ -19,6 +19,7 @@ from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.sessions.base import Session, wait_for
 
 if TYPE_CHECKING:
+    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
     from airflow.sdk import Connection
 
 # DuckDB's error when another process holds the file: 'Could not set lock on file "…": Conflicting lock is
@@ -32,6 +33,11 @@ _PROCESS_LOCKS: dict[str, threading.RLock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
 
 
+def in_memory(database: str) -> bool:
+    """Whether DuckDB opens ``database`` in memory: empty, ``:memory:`` or a named ``:memory:<name>``."""
+    return not database.strip() or database.startswith(":memory:")
+
+
 class DuckDBSession(Session):
     dialect = DUCKDB
     conn_types = ("duckdb",)
@@ -43,36 +49,60 @@ class DuckDBSession(Session):
     bulk = True
     _VIEW = "source_simulator_rows"
 
+    def __init__(self, hook: DuckDBHook, reader: DuckDBHook | None = None) -> None:
+        super().__init__(hook)
+        self.reader = reader  # the same database opened read-only, for operations that only read
+
     @classmethod
     def from_connection(cls, conn_id: str, connection: Connection) -> DuckDBSession:
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
-        extra = connection.extra_dejson
-        if not (connection.host or connection.password or extra.get("database") or extra.get("motherduck_token")):
+        session = cls(
+            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False),
+            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False, read_only=True),
+        )
+        database = str(session.hook.get_database())
+        if in_memory(database):
             raise SimulatorError(
-                f"DuckDB connection {conn_id!r} names no database file (host) and no MotherDuck token: it would open "
-                "an in-memory database that vanishes when the task ends. Set its host to a file path, e.g. "
-                "/data/source.duckdb, or its password to a MotherDuck token."
+                f"DuckDB connection {conn_id!r} names no database file: it opens {database!r}, an in-memory database "
+                "that vanishes when the task ends. Set its host to a file path, e.g. /data/source.duckdb, or its "
+                "password to a MotherDuck token (the database is the connection's schema)."
             )
-        return cls(DuckDBHook(duckdb_conn_id=conn_id, log_sql=False))
+        return session
 
     @classmethod
     def for_database(cls, database: str) -> DuckDBSession:
         """A session on a DuckDB file (or ``md:`` database) without an Airflow connection."""
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
-        return cls(DuckDBHook(database=database, log_sql=False))
+        if in_memory(database):
+            raise SimulatorError(
+                f"database={database!r} is an in-memory database that vanishes when the process ends: give a file path."
+            )
+        return cls(
+            DuckDBHook(database=database, log_sql=False), DuckDBHook(database=database, log_sql=False, read_only=True)
+        )
 
     def database_name(self) -> str:
         """The database, for messages: a file path, or ``md:<database>`` without the MotherDuck token."""
         return str(self.hook.get_database()).split("?", 1)[0]
 
     # --- concurrency -------------------------------------------------------------------------------
-    def connect(self, log: Logger) -> Any:
+    def connect(self, log: Logger, *, read_only: bool = False) -> Any:
         holder: dict[str, str] = {}
+        # Reading opens the file read-only (a read-only file system, other readers), but MotherDuck and a file
+        # this process already has open for writing (DuckDB shares one instance per file) are opened as they are.
+        database = self.database_name()
+        hook = self.hook
+        if read_only and self.reader is not None and not database.startswith("md:") and os.path.exists(database):
+            hook = self.reader
 
         def attempt() -> Any:
             try:
+                return hook.get_conn()
+            except duckdb.ConnectionException as error:
+                if hook is self.hook or "different configuration" not in str(error):
+                    raise
                 return self.hook.get_conn()
             except duckdb.IOException as error:
                 held = _FILE_LOCKED.search(str(error))
@@ -126,6 +156,9 @@ class DuckDBSession(Session):
             yield
         finally:
             lock.release()
+
+    def cancel(self, conn: Any) -> None:
+        conn.interrupt()
 
     # --- bulk: generated rows scanned from Arrow in place ------------------------------------
     @contextmanager

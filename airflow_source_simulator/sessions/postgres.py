@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from logging import Logger
-from typing import TYPE_CHECKING, Any
+from logging import Logger, getLogger
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_source_simulator.core.statements import Rows
+from airflow_source_simulator.core.statements import Rows, Step, Work
 from airflow_source_simulator.data.arrow import to_arrow, to_csv
 from airflow_source_simulator.dialects.postgres import POSTGRES
 from airflow_source_simulator.errors import SimulatorError
@@ -18,17 +18,94 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 
+_LOG = getLogger(__name__)
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock not granted within lock_timeout
+
+
+def _lock_timed_out(error: BaseException | None) -> bool:
+    while error is not None:
+        if getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 class PostgresSession(Session):
     dialect = POSTGRES
     conn_types = ("postgres",)
     lock_poll_seconds = 0.2
     bulk = True
+    # A statement that needs a lock another session holds (ALTER TABLE behind a reader's open transaction)
+    # waits at most this long, so that it never queues the readers behind it for longer; the operation is
+    # then rolled back and tried again, a bounded number of times.
+    lock_timeout_seconds: ClassVar[float] = 2.0
+    lock_attempts: ClassVar[int] = 5
+    lock_pause_seconds: ClassVar[float] = 1.0
 
     @classmethod
     def from_connection(cls, conn_id: str, connection: Connection) -> PostgresSession:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         return cls(PostgresHook(postgres_conn_id=conn_id, log_sql=False))
+
+    def connect(self, log: Logger, *, read_only: bool = False) -> Any:
+        self._log = log
+        conn = self.hook.get_conn()
+        autocommit = conn.autocommit
+        conn.autocommit = True  # a session setting, outside any transaction
+        conn.execute(f"SET lock_timeout = '{round(self.lock_timeout_seconds * 1000)}ms'")
+        conn.autocommit = autocommit
+        conn.read_only = read_only
+        return conn
+
+    def cancel(self, conn: Any) -> None:
+        conn.cancel_safe()
+
+    def run(
+        self,
+        work: Sequence[Work],
+        on_step: Callable[[Step], None],
+        *,
+        transaction: bool = True,
+        schemas: Sequence[str] = (),
+    ) -> None:
+        """The work, tried again when a lock was not granted within ``lock_timeout_seconds``: the transaction
+        was rolled back, so nothing was changed, and other sessions' readers never wait on this one long."""
+        for attempt in range(1, self.lock_attempts + 1):
+            try:
+                super().run(work, on_step, transaction=transaction, schemas=schemas)
+                return
+            except Exception as error:
+                if not _lock_timed_out(error):
+                    raise
+                with suppress(Exception):
+                    self.hook.get_conn().rollback()
+                holders = self._table_lock_holders(schemas)
+                if attempt == self.lock_attempts:
+                    raise SimulatorError(
+                        f"could not lock the simulator's tables: {holders or 'another session'} "
+                        f"(tried {attempt} times, waiting {self.lock_timeout_seconds:g} s each). Nothing was changed. "
+                        "Ask it to commit or roll back (or end its session: SELECT pg_terminate_backend(<pid>)), then "
+                        "run this task again."
+                    ) from error
+                getattr(self, "_log", _LOG).info(
+                    "Waiting for a lock %s; nothing was changed, trying again (%s of %s).",
+                    f"held by {holders}" if holders else "another session held",
+                    attempt + 1,
+                    self.lock_attempts,
+                )
+                time.sleep(self.lock_pause_seconds * attempt)
+
+    def _table_lock_holders(self, schemas: Sequence[str]) -> str:
+        """The other sessions holding locks on tables in ``schemas``, for a message a user can act on."""
+        if not schemas:
+            return ""
+        rows = self.query(POSTGRES.table_lock_holders_query(schemas))
+        return "; ".join(
+            f"PostgreSQL server process {pid} (user {user}, application {app or '-'}, {state}, on {tables}; "
+            f"last query: {query!r})"
+            for pid, user, app, state, tables, query in rows
+        )
 
     def cdc_notes(self, mode: str, shop: str) -> list[str]:
         notes = super().cdc_notes(mode, shop)

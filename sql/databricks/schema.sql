@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.source_simulator_ledger (
     package_version STRING NOT NULL,
     ledger_version INT NOT NULL,
     state_digest STRING NOT NULL,
-    applied_at TIMESTAMP NOT NULL
+    applied_at TIMESTAMP NOT NULL,
+    run_key STRING
 )
 USING DELTA TBLPROPERTIES (delta.enableChangeDataFeed = true, 'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
 

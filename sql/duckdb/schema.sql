@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS {{ shop_schema }}.source_simulator_ledger (
     ledger_version INTEGER NOT NULL,
     state_digest VARCHAR(64) NOT NULL,
     applied_at TIMESTAMP NOT NULL,
+    run_key VARCHAR(250),
     PRIMARY KEY (seq)
 );
 

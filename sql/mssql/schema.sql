@@ -27,6 +27,7 @@ CREATE TABLE {{ shop_schema }}.source_simulator_ledger (
     ledger_version INT NOT NULL,
     state_digest NVARCHAR(64) NOT NULL,
     applied_at DATETIME2(0) NOT NULL,
+    run_key NVARCHAR(250),
     PRIMARY KEY (seq)
 );
 

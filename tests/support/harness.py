@@ -288,8 +288,15 @@ class DuckDBSessionWithoutTransactions(DuckDBSession):
     dialect = DuckDBWithoutTransactions()
     bulk = False
 
-    def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
-        super().run(_idempotent(work), on_step, transaction=transaction)
+    def run(
+        self,
+        work: Sequence[Work],
+        on_step: Callable[[Step], None],
+        *,
+        transaction: bool = True,
+        schemas: Sequence[str] = (),
+    ) -> None:
+        super().run(_idempotent(work), on_step, transaction=transaction, schemas=schemas)
 
 
 class PostgresSessionWithoutTransactions(PostgresSession):
@@ -298,8 +305,15 @@ class PostgresSessionWithoutTransactions(PostgresSession):
     dialect = PostgresWithoutTransactions()
     bulk = False
 
-    def run(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool = True) -> None:
-        super().run(_idempotent(work), on_step, transaction=transaction)
+    def run(
+        self,
+        work: Sequence[Work],
+        on_step: Callable[[Step], None],
+        *,
+        transaction: bool = True,
+        schemas: Sequence[str] = (),
+    ) -> None:
+        super().run(_idempotent(work), on_step, transaction=transaction, schemas=schemas)
 
 
 # --- sources that can be put back to a state --------------------------------------------------------------
@@ -324,6 +338,13 @@ class DuckDBSource:
 
     def snapshot(self) -> Snapshot:
         return duckdb_snapshot(self.path)
+
+    def execute(self, *statements: str) -> list[tuple[Any, ...]]:
+        """Statements of the test's own (a user's), on a connection of its own; the last one's rows."""
+        with duckdb.connect(str(self.path)) as con:
+            for sql in statements:
+                rows = con.execute(sql).fetchall()
+            return rows
 
     def fingerprint(self) -> Fingerprint:
         if not self.path.exists():
@@ -364,6 +385,15 @@ class PostgresSource:
 
     def snapshot(self) -> Snapshot:
         return postgres_snapshot(self.server.uri(self.name))
+
+    def execute(self, *statements: str) -> list[tuple[Any, ...]]:
+        """Statements of the test's own (a user's), on a connection of its own; the last one's rows."""
+        with psycopg.connect(self.server.uri(self.name), autocommit=True) as conn:
+            rows: list[tuple[Any, ...]] = []
+            for sql in statements:
+                cursor = conn.execute(sql)
+                rows = cursor.fetchall() if cursor.description else []
+            return rows
 
     def fingerprint(self) -> Fingerprint:
         with psycopg.connect(self.server.uri(self.name), autocommit=True) as conn:

@@ -61,3 +61,22 @@ def test_a_postgres_connection_builds_the_postgres_hook(monkeypatch: pytest.Monk
 def test_schema_names_fold_to_lower_case_on_unity_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     simulator = Simulator(session_for_connection(databricks(monkeypatch)), shop_schema="Jaffle_Shop")
     assert simulator.schemas["shop"] == "jaffle_shop"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"host": ":memory:"},
+        {"host": ":memory:named"},
+        {"host": "   "},
+        {"extra": {"database": ":memory:"}},
+        {"extra": {"database": ":memory:x"}, "host": "/data/ignored.duckdb"},
+    ],
+    ids=["host", "named host", "blank host", "extra database", "extra database over a host"],
+)
+def test_every_spelling_of_an_in_memory_duckdb_database_is_refused(
+    monkeypatch: pytest.MonkeyPatch, fields: dict[str, object]
+) -> None:
+    conn_id = connection(monkeypatch, "memory", conn_type="duckdb", **fields)
+    with pytest.raises(SimulatorError, match="an in-memory database that vanishes when the task ends"):
+        session_for_connection(conn_id)

@@ -86,3 +86,13 @@ def test_the_cap_on_a_state_keeps_generated_ids_below_the_custom_floor() -> None
 def test_the_status_box_shows_every_table_once() -> None:
     shown = [t for rows in LAYOUT.values() for row in rows for t in row]
     assert sorted(shown) == sorted(t.name for t in TABLES)
+
+
+@pytest.mark.parametrize("text", ["³", "٣", "１", "3\u200b"])
+def test_only_ascii_digits_make_a_day_or_a_scale(text: str) -> None:
+    from airflow_source_simulator.core.arguments import parse_day, parse_scale
+
+    with pytest.raises(ArgumentError, match=r"is not a whole number: give a whole number from 1"):
+        parse_day(text)
+    with pytest.raises(ArgumentError, match=r"is not valid: give a whole number from 1 to 100,000"):
+        parse_scale(text)

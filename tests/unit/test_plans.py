@@ -12,7 +12,7 @@ from airflow_source_simulator.core.statements import Action, Rows, Statement, Wo
 from airflow_source_simulator.data.scenario import CDC, CLASSIC, SCHEMA_CHANGE_DAY, Profile
 from airflow_source_simulator.dialects import DIALECTS, Dialect
 from airflow_source_simulator.dialects.duckdb import DUCKDB
-from airflow_source_simulator.schema import LOYALTY_TIER, TABLES
+from airflow_source_simulator.schema import LEDGER, LOYALTY_TIER, TABLES, tables_at
 
 SCHEMAS = {"shop": "erp", "crm": "crm"}
 EMPTY = Inspection(None, frozenset(), owned=False)
@@ -23,8 +23,10 @@ def source(profile: Profile = CLASSIC, scale: int = 1, dialect: Dialect = DUCKDB
 
 
 def loaded_at(day: int, profile: Profile = CLASSIC, scale: int = 1) -> Inspection:
+    """A database at ``day`` with every table and column of that state, and a ledger of this version."""
     entry = LedgerEntry(4, "apply_delta", day, scale, profile, "0.1.0", 1, "")
-    return Inspection(entry, frozenset(t.name for t in TABLES), owned=True)
+    columns = {t.name: dict.fromkeys(t.column_names, False) for t in (*tables_at(profile, day), LEDGER)}
+    return Inspection(entry, frozenset(t.name for t in TABLES), owned=True, columns=columns)
 
 
 def actions(work: tuple[Work, ...]) -> list[tuple[str, str]]:
@@ -41,7 +43,7 @@ def ledger_of(plan: Plan) -> Statement:
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
 def test_a_first_load_creates_then_loads_the_packaged_baseline_and_records_it_last(dialect: Dialect) -> None:
-    plan = source(dialect=dialect).load(EMPTY, Operation.LOAD_BASELINE, "Loading...", 0, column_present=False)
+    plan = source(dialect=dialect).load(EMPTY, Operation.LOAD_BASELINE, "Loading...", 0)
     schema = packaged_statements(dialect.name, packaged.SCHEMA_FILE)
     baseline = packaged_statements(dialect.name, packaged.BASELINE_FILE)
     assert plan.loading and plan.transaction
@@ -55,14 +57,14 @@ def test_a_first_load_creates_then_loads_the_packaged_baseline_and_records_it_la
 
 
 def test_a_load_over_existing_tables_empties_them_first_in_reverse_key_order() -> None:
-    plan = source().load(loaded_at(3), Operation.RESET, "Resetting...", 0, column_present=False)
+    plan = source().load(loaded_at(3), Operation.RESET, "Resetting...", 0)
     deletes = [w.step.target for w in plan.work if isinstance(w, Statement) and w.step.action == Action.DELETE]
     assert deletes == [t.name for t in reversed(TABLES)]
     assert "seq, operation, day" in ledger_of(plan).sql and "'5|reset|0|1|classic|erp|crm|" in ledger_of(plan).sql
 
 
 def test_a_classic_day_runs_its_packaged_file_and_records_the_next_sequence() -> None:
-    plan = source().day(loaded_at(0), 1, column_present=False)
+    plan = source().day(loaded_at(0), 1)
     day_file = packaged_statements("duckdb", packaged.day_file(1))
     assert [w.step for w in plan.work[:-1]] == [s.step for s in day_file]  # type: ignore[union-attr]
     assert ledger_of(plan).step.rows == 1 and "'5|apply_delta|1|1|classic|" in ledger_of(plan).sql
@@ -70,7 +72,7 @@ def test_a_classic_day_runs_its_packaged_file_and_records_the_next_sequence() ->
 
 
 def test_a_generated_day_inserts_updates_and_hard_deletes_rows_of_its_own_tables() -> None:
-    plan = source(CDC).day(loaded_at(1, CDC), 2, column_present=False)
+    plan = source(CDC).day(loaded_at(1, CDC), 2)
     rows = [w for w in plan.work if isinstance(w, Rows)]
     assert rows and all(r.ref.startswith('"erp".') or r.ref.startswith('"crm".') for r in rows)
     kinds = {(r.table.name, r.action) for r in rows}
@@ -84,16 +86,16 @@ def test_a_generated_day_inserts_updates_and_hard_deletes_rows_of_its_own_tables
 
 def test_the_schema_change_is_added_on_its_day_and_only_once() -> None:
     cdc = source(CDC)
-    added = cdc.day(loaded_at(SCHEMA_CHANGE_DAY - 1, CDC), SCHEMA_CHANGE_DAY, column_present=False)
+    added = cdc.day(loaded_at(SCHEMA_CHANGE_DAY - 1, CDC), SCHEMA_CHANGE_DAY)
     first = added.work[0]
     assert isinstance(first, Statement) and first.step.action == Action.ADD_COLUMN
     assert first.sql == f'ALTER TABLE "erp".customers ADD COLUMN {LOYALTY_TIER.name} VARCHAR(20)'
-    again = cdc.day(loaded_at(SCHEMA_CHANGE_DAY, CDC), SCHEMA_CHANGE_DAY + 1, column_present=True)
+    again = cdc.day(loaded_at(SCHEMA_CHANGE_DAY, CDC), SCHEMA_CHANGE_DAY + 1)
     assert Action.ADD_COLUMN not in {w.step.action for w in again.work if isinstance(w, Statement)}
 
 
 def test_fast_forward_past_the_schema_change_adds_the_column_before_loading_rows_that_carry_it() -> None:
-    plan = source(CDC).load(EMPTY, Operation.FAST_FORWARD, "Fast-forwarding...", 6, column_present=False)
+    plan = source(CDC).load(EMPTY, Operation.FAST_FORWARD, "Fast-forwarding...", 6)
     steps = actions(plan.work)
     assert steps.index(("add_column", "customers.loyalty_tier")) < steps.index(("load", "customers"))
     customers = next(w for w in plan.work if isinstance(w, Rows) and w.table.name == "customers")
@@ -101,7 +103,7 @@ def test_fast_forward_past_the_schema_change_adds_the_column_before_loading_rows
 
 
 def test_a_reset_of_a_cdc_database_past_the_change_drops_the_column() -> None:
-    plan = source(CDC).load(loaded_at(6, CDC), Operation.RESET, "Resetting...", 0, column_present=True)
+    plan = source(CDC).load(loaded_at(6, CDC), Operation.RESET, "Resetting...", 0)
     assert ("drop_column", "customers.loyalty_tier") in actions(plan.work)
 
 
