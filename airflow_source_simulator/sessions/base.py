@@ -189,6 +189,13 @@ class Session:
 
         Generated rows go in bulk where the session has a bulk path, and as batched statements elsewhere.
         """
+        self.retrying(lambda: self.run_once(work, on_step, transaction=transaction), schemas)
+
+    def retrying(self, attempt: Callable[[], None], schemas: Sequence[str]) -> None:
+        """Run ``attempt``; sessions whose engine gives up waiting for a lock try it again (PostgreSQL)."""
+        attempt()
+
+    def run_once(self, work: Sequence[Work], on_step: Callable[[Step], None], *, transaction: bool) -> None:
         self.check_stopping()
         # An engine without multi-statement transactions runs every statement on its own (autocommit).
         transaction = transaction and self.dialect.transactional

@@ -8,7 +8,7 @@ from contextlib import contextmanager, suppress
 from logging import Logger, getLogger
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_source_simulator.core.statements import Rows, Step, Work
+from airflow_source_simulator.core.statements import Rows
 from airflow_source_simulator.data.arrow import to_arrow, to_csv
 from airflow_source_simulator.dialects.postgres import POSTGRES
 from airflow_source_simulator.errors import SimulatorError
@@ -61,19 +61,12 @@ class PostgresSession(Session):
     def cancel(self, conn: Any) -> None:
         conn.cancel_safe()
 
-    def run(
-        self,
-        work: Sequence[Work],
-        on_step: Callable[[Step], None],
-        *,
-        transaction: bool = True,
-        schemas: Sequence[str] = (),
-    ) -> None:
+    def retrying(self, attempt: Callable[[], None], schemas: Sequence[str]) -> None:
         """The work, tried again when a lock was not granted within ``lock_timeout_seconds``: the transaction
         was rolled back, so nothing was changed, and other sessions' readers never wait on this one long."""
-        for attempt in range(1, self.lock_attempts + 1):
+        for number in range(1, self.lock_attempts + 1):
             try:
-                super().run(work, on_step, transaction=transaction, schemas=schemas)
+                attempt()
                 return
             except Exception as error:
                 if not _lock_timed_out(error):
@@ -81,20 +74,20 @@ class PostgresSession(Session):
                 with suppress(Exception):
                     self.hook.get_conn().rollback()
                 holders = self._table_lock_holders(schemas)
-                if attempt == self.lock_attempts:
+                if number == self.lock_attempts:
                     raise SimulatorError(
                         f"could not lock the simulator's tables: {holders or 'another session'} "
-                        f"(tried {attempt} times, waiting {self.lock_timeout_seconds:g} s each). Nothing was changed. "
+                        f"(tried {number} times, waiting {self.lock_timeout_seconds:g} s each). Nothing was changed. "
                         "Ask it to commit or roll back (or end its session: SELECT pg_terminate_backend(<pid>)), then "
                         "run this task again."
                     ) from error
                 getattr(self, "_log", _LOG).info(
                     "Waiting for a lock %s; nothing was changed, trying again (%s of %s).",
                     f"held by {holders}" if holders else "another session held",
-                    attempt + 1,
+                    number + 1,
                     self.lock_attempts,
                 )
-                time.sleep(self.lock_pause_seconds * attempt)
+                time.sleep(self.lock_pause_seconds * number)
 
     def _table_lock_holders(self, schemas: Sequence[str]) -> str:
         """The other sessions holding locks on tables in ``schemas``, for a message a user can act on."""
