@@ -30,6 +30,14 @@ $(DC_VENV)/.installed: requirements-datacontract.txt
 	$(DC_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-datacontract.txt
 	touch $@
 
+# dbt-core pins protobuf < 7, which Airflow's set does not allow: dbt lives in its own venv too;
+# tests/system/test_dbt_snapshot.py runs `dbt snapshot` there.
+DBT_VENV := .venv-dbt
+$(DBT_VENV)/.installed: requirements-dbt.txt
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dbt.txt
+	touch $@
+
 $(AIRFLOW_HOME)/airflow.db: $(INSTALLED)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1
@@ -53,14 +61,15 @@ unit: $(INSTALLED)
 integration: $(INSTALLED)
 	$(BIN)/pytest tests/integration
 
-system: $(INSTALLED) $(DC_VENV)/.installed
+system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed
 	$(BIN)/pytest tests/system
 
 reliability: $(INSTALLED)
 	$(BIN)/pytest tests/reliability
 
-test: lint typecheck $(DC_VENV)/.installed
-	$(BIN)/pytest
+# Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes.
+test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed
+	$(BIN)/pytest -n 2
 
 # Only the end-to-end test (`make system` runs it too): a real api-server, scheduler and dag-processor
 # run the classic days, triggered over the REST API.
@@ -76,4 +85,4 @@ render: $(INSTALLED)
 	$(BIN)/python -m airflow_source_simulator.render --output sql
 
 clean:
-	rm -rf $(VENV) $(DC_VENV) $(AIRFLOW_HOME) build dist *.egg-info
+	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(AIRFLOW_HOME) build dist *.egg-info

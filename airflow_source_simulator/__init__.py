@@ -12,13 +12,27 @@ if TYPE_CHECKING:
         LoadBaselineOperator,
         ResetOperator,
         StatusOperator,
+        VerifyTargetOperator,
     )
+    from airflow_source_simulator.oracle import verify_target
 
-__all__ = ["ApplyDeltaOperator", "LoadBaselineOperator", "ResetOperator", "StatusOperator", "__version__"]
+__all__ = [
+    "ApplyDeltaOperator",
+    "LoadBaselineOperator",
+    "ResetOperator",
+    "StatusOperator",
+    "VerifyTargetOperator",
+    "__version__",
+    "verify_target",
+]
 
 
 def __getattr__(name: str) -> Any:
     # Operators import Airflow; loaded on first use so the provider-info entry point stays light.
+    if name == "verify_target":
+        from airflow_source_simulator.oracle import verify_target
+
+        return verify_target
     if name in __all__:
         from airflow_source_simulator import operators
 

@@ -79,7 +79,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Source Simulator",
-                "python-modules": ["airflow_source_simulator.operators.simulator"],
+                "python-modules": [
+                    "airflow_source_simulator.operators.simulator",
+                    "airflow_source_simulator.operators.verify",
+                ],
             }
         ],
     }

@@ -7,9 +7,11 @@ eight tables it copies the rows whose `updated_at` is past the table's watermark
 DuckDB "warehouse" (connection `duckdb_warehouse`, schemas `raw_jaffle_shop` and `raw_jaffle_crm`),
 replacing the rows with the same key. Updates and soft deletes (`deleted_at`) arrive that way too.
 
-This is the classic watermark load. It is exact for the `classic` profile, whose every change carries
-its day's `updated_at`. The `cdc` profile shows where it breaks: rows that arrive late with an older
-`updated_at`, and hard deletes, which a watermark never sees.
+A plain watermark load is exact for the `classic` profile, whose every change carries its day's
+`updated_at`. The `cdc` profile breaks it twice: rows that arrive late with an older `updated_at`, and
+hard deletes, which a watermark never sees. So this load reads a day behind its watermark (a look-back)
+and deletes the keys the source no longer holds (delete detection). Then `check` (VerifyTargetOperator)
+compares the warehouse with the simulated source and fails, naming the cause, if anything differs.
 
 Connections: `AIRFLOW_CONN_DUCKDB_DEFAULT='{"conn_type": "duckdb", "host": "/tmp/source.duckdb"}'` and
 `AIRFLOW_CONN_DUCKDB_WAREHOUSE='{"conn_type": "duckdb", "host": "/tmp/warehouse.duckdb"}'`.
@@ -17,18 +19,22 @@ Connections: `AIRFLOW_CONN_DUCKDB_DEFAULT='{"conn_type": "duckdb", "host": "/tmp
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
 
+from airflow_source_simulator import VerifyTargetOperator
 from airflow_source_simulator.assets import source_assets
 from airflow_source_simulator.schema import TABLES
 
 SOURCE_CONN_ID = "duckdb_default"
 WAREHOUSE_CONN_ID = "duckdb_warehouse"
 SCHEMAS = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
+# How far behind its watermark each load reads: the cdc profile's late rows arrive at most a day late.
+LOOK_BACK = dt.timedelta(days=1)
 log = logging.getLogger(__name__)
 
 
@@ -37,9 +43,14 @@ def _run(db: Any, sql: str, *params: Any) -> list[Any]:
     return list(db.execute(sql, list(params)).fetchall())
 
 
-def copy_increments(source: Any, warehouse: Any) -> dict[str, int]:
-    """Copy each table's rows changed since its watermark from ``source`` to ``warehouse`` (two DuckDB
-    connections); returns the rows copied per table. Each table moves in one warehouse transaction."""
+def copy_increments(
+    source: Any, warehouse: Any, *, look_back: dt.timedelta | None = LOOK_BACK, detect_deletes: bool = True
+) -> dict[str, int]:
+    """Copy each table's rows changed since its watermark (less ``look_back``) from ``source`` to ``warehouse``
+    (two DuckDB connections), and with ``detect_deletes`` delete the warehouse's keys the source no longer
+    holds; returns the rows copied per table. Each table moves in one warehouse transaction.
+
+    ``look_back=None, detect_deletes=False`` is the naive watermark load the cdc profile breaks."""
     _run(warehouse, "CREATE SCHEMA IF NOT EXISTS raw_meta")
     _run(
         warehouse,
@@ -51,15 +62,22 @@ def copy_increments(source: Any, warehouse: Any) -> dict[str, int]:
         target = f"raw_{name}"
         mark = _run(warehouse, "SELECT high_water FROM raw_meta.watermarks WHERE source_table = ?", name)
         since = "WHERE updated_at > ?" if mark else ""
-        increment = source.sql(
-            f"SELECT * FROM {name} {since} ORDER BY {table.key}", params=list(mark[0]) if mark else None
-        ).to_arrow_table()
+        params = [mark[0][0] - (look_back or dt.timedelta(0))] if mark else None
+        increment = source.sql(f"SELECT * FROM {name} {since} ORDER BY {table.key}", params=params).to_arrow_table()
         warehouse.register("increment", increment)
         _run(warehouse, "BEGIN TRANSACTION")
         _run(warehouse, f"CREATE SCHEMA IF NOT EXISTS raw_{SCHEMAS[table.role]}")
         _run(warehouse, f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM increment LIMIT 0")
+        # Schema evolution: a column the source added (the cdc profile's day 5) is added here too.
+        for column, kind, *_ in _run(warehouse, "DESCRIBE SELECT * FROM increment"):
+            _run(warehouse, f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {column} {kind}")
         _run(warehouse, f"DELETE FROM {target} WHERE {table.key} IN (SELECT {table.key} FROM increment)")
-        _run(warehouse, f"INSERT INTO {target} SELECT * FROM increment")
+        _run(warehouse, f"INSERT INTO {target} BY NAME SELECT * FROM increment")
+        if detect_deletes:
+            keys = source.sql(f"SELECT {table.key} FROM {name}").to_arrow_table()
+            warehouse.register("source_keys", keys)
+            _run(warehouse, f"DELETE FROM {target} WHERE {table.key} NOT IN (SELECT {table.key} FROM source_keys)")
+            warehouse.unregister("source_keys")
         if increment.num_rows:
             _run(warehouse, "INSERT OR REPLACE INTO raw_meta.watermarks SELECT ?, max(updated_at) FROM increment", name)
         _run(warehouse, "COMMIT")
@@ -94,4 +112,11 @@ with DAG(
             source.close()
             warehouse.close()
 
-    ingest()
+    check = VerifyTargetOperator(
+        task_id="check",
+        conn_id=SOURCE_CONN_ID,
+        target_conn_id=WAREHOUSE_CONN_ID,
+        target_schema={schema: f"raw_{schema}" for schema in SCHEMAS.values()},
+    )
+
+    ingest() >> check

@@ -6,5 +6,6 @@ from airflow_source_simulator.operators.simulator import (
     ResetOperator,
     StatusOperator,
 )
+from airflow_source_simulator.operators.verify import VerifyTargetOperator
 
-__all__ = ["ApplyDeltaOperator", "LoadBaselineOperator", "ResetOperator", "StatusOperator"]
+__all__ = ["ApplyDeltaOperator", "LoadBaselineOperator", "ResetOperator", "StatusOperator", "VerifyTargetOperator"]

@@ -13,6 +13,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from logging import Logger, getLogger
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import pyarrow as pa
+
 from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work
 from airflow_source_simulator.dialects.base import Dialect
 from airflow_source_simulator.errors import SimulatorError, StoppedError
@@ -258,6 +260,18 @@ class Session:
             required = str(nullable).upper() == "NO" and default is None
             out.setdefault((str(schema), str(table)), {})[str(column).lower()] = required
         return out
+
+    def read_arrow(self, sql: str) -> pa.Table:
+        """The rows of a query as an Arrow table (column names from the query, types from the driver's values).
+        Sessions with a columnar path (DuckDB's Arrow, PostgreSQL's COPY) override this."""
+        cursor = self.hook.get_conn().cursor()
+        try:
+            cursor.execute(sql)
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(names)})
 
     def existing_columns(self, schema: str, table: str) -> set[str]:
         return set(self.catalog([schema]).get((self.dialect.fold(schema), table), {}))

@@ -11,6 +11,7 @@ from logging import Logger
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from airflow_source_simulator.core.statements import Rows
 from airflow_source_simulator.data.arrow import to_arrow
@@ -159,6 +160,9 @@ class DuckDBSession(Session):
 
     def cancel(self, conn: Any) -> None:
         conn.interrupt()
+
+    def read_arrow(self, sql: str) -> pa.Table:
+        return self.hook.get_conn().sql(sql).to_arrow_table()
 
     # --- bulk: generated rows scanned from Arrow in place ------------------------------------
     @contextmanager

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from logging import Logger, getLogger
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from airflow_source_simulator.core.statements import Rows
 from airflow_source_simulator.data.arrow import to_arrow, to_csv
@@ -98,6 +103,30 @@ class PostgresSession(Session):
             f"PostgreSQL server process {pid} (user {user}, application {app or '-'}, {state}, on {tables}; "
             f"last query: {query!r})"
             for pid, user, app, state, tables, query in rows
+        )
+
+    def read_arrow(self, sql: str) -> pa.Table:
+        """The rows through ``COPY … TO STDOUT`` as CSV, parsed by Arrow in C++: every column as text (the
+        comparison casts it), NULL as an unquoted empty field and the empty string as a quoted one."""
+        buffer = io.BytesIO()
+        with (
+            self.hook.get_conn().cursor() as cursor,
+            cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)") as copy,
+        ):
+            for block in copy:
+                buffer.write(block)
+        data = buffer.getvalue()
+        names = next(csv.reader([data.split(b"\n", 1)[0].decode()])) if data else []
+        if not data:
+            return pa.table({})
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                null_values=[""],
+            ),
         )
 
     def cdc_notes(self, mode: str, shop: str) -> list[str]:

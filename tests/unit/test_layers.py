@@ -10,14 +10,14 @@ import sys
 import airflow_source_simulator
 
 # The sessions run plans through Airflow's hooks and the Airflow layer is Airflow itself; all else is core.
-NOT_CORE = ("operators", "hooks", "assets", "sessions", "simulator")
+NOT_CORE = ("operators", "hooks", "assets", "sessions", "simulator", "readback", "oracle.verify", "sql")
 
 
 def core_modules() -> list[str]:
     names = []
     for module in pkgutil.walk_packages(airflow_source_simulator.__path__, "airflow_source_simulator."):
-        parts = module.name.split(".")
-        if parts[1] not in NOT_CORE and parts[1] != "sql":
+        relative = module.name.removeprefix("airflow_source_simulator.")
+        if relative != "oracle" and not any(relative == n or relative.startswith(n + ".") for n in NOT_CORE):
             names.append(module.name)
     return names
 

@@ -1,0 +1,92 @@
+"""A dbt project that snapshots the simulated source's eight tables (SCD2, the timestamp strategy on
+``updated_at``, hard deletes invalidated), and the dbt process that runs it once a simulated day."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from airflow_source_simulator.schema import TABLES
+from tests.support.sources import REPO
+
+DBT_VENV = Path(os.environ.get("SOURCE_SIMULATOR_DBT_VENV", REPO / ".venv-dbt"))
+SNAPSHOTS = "snapshots"  # the warehouse schema of the snapshot tables
+TABLE_NAME = "{table}_snapshot"
+
+
+def write_project(folder: Path, source: Path, warehouse: Path) -> None:
+    """The project: the source attached read-only, one snapshot per table into ``snapshots.<table>_snapshot``."""
+    (folder / "models").mkdir(parents=True)
+    (folder / "snapshots").mkdir()
+    (folder / "dbt_project.yml").write_text(
+        yaml.safe_dump({"name": "simulated", "version": "1.0", "profile": "simulated"})
+    )
+    profile = {
+        "type": "duckdb",
+        "path": str(warehouse),
+        "threads": 1,
+        "attach": [{"path": str(source), "alias": "src", "read_only": True}],
+    }
+    (folder / "profiles.yml").write_text(yaml.safe_dump({"simulated": {"target": "dev", "outputs": {"dev": profile}}}))
+    sources = [
+        {
+            "name": schema,
+            "database": "src",
+            "schema": schema,
+            "tables": [{"name": t.name} for t in TABLES if t.role == role],
+        }
+        for role, schema in (("shop", "jaffle_shop"), ("crm", "jaffle_crm"))
+    ]
+    (folder / "models" / "sources.yml").write_text(yaml.safe_dump({"version": 2, "sources": sources}))
+    snapshots = [
+        {
+            "name": TABLE_NAME.format(table=t.name),
+            "relation": f"source('{'jaffle_shop' if t.role == 'shop' else 'jaffle_crm'}', '{t.name}')",
+            "config": {
+                "target_schema": SNAPSHOTS,
+                "strategy": "timestamp",
+                "unique_key": t.key,
+                "updated_at": "updated_at",
+                "hard_deletes": "invalidate",
+            },
+        }
+        for t in TABLES
+    ]
+    (folder / "snapshots" / "all.yml").write_text(yaml.safe_dump({"snapshots": snapshots}))
+
+
+class Snapshotter:
+    """The dbt process: ``snapshot()`` runs `dbt snapshot` once and waits for it."""
+
+    def __init__(self, project: Path) -> None:
+        self.process = subprocess.Popen(
+            # -P: the runner's folder (the tests' helpers) must not shadow modules that dbt imports.
+            [str(DBT_VENV / "bin" / "python"), "-P", str(REPO / "tests" / "support" / "dbt_runner.py"), str(project)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._until("READY")
+
+    def _until(self, word: str) -> str:
+        assert self.process.stdout is not None
+        while True:
+            line = self.process.stdout.readline()
+            assert line, "the dbt process ended"
+            if line.startswith(word):
+                return line.strip()
+
+    def snapshot(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("snapshot\n")
+        self.process.stdin.flush()
+        done = self._until("DONE")
+        assert done == "DONE ok", done
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
