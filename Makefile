@@ -80,6 +80,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/classic_simulation.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/spark_generation.py
+	$(BIN)/python benchmarks/oracle.py
 
 render: $(INSTALLED)
 	$(BIN)/python -m airflow_source_simulator.render --output sql

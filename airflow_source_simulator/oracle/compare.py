@@ -40,9 +40,25 @@ class Differences:
     found_rows: int = 0
 
 
+# Types a target column may have that compare with the source's as they are: no cast, no per-row work.
+_AS_THEY_ARE = {
+    "int": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT"),
+    "varchar": ("VARCHAR",),
+    "date": ("DATE",),
+    "bool": ("BOOLEAN",),
+    "timestamp": ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
+}
+
+
 def _cast(column: Column, found: str, found_type: str) -> str:
     """The SQL that reads the target's column ``found`` (of DuckDB type ``found_type``) as the source's type."""
+    if found_type in _AS_THEY_ARE.get(column.type, ()) or (
+        column.type == "decimal" and found_type.startswith("DECIMAL")
+    ):
+        return found
     if column.type == "timestamp":
+        if found_type == "TIMESTAMP WITH TIME ZONE":
+            return f"timezone('UTC', {found})"
         return f"timezone('UTC', TRY_CAST({found} AS TIMESTAMPTZ))"
     if column.type == "bool" and found_type not in ("BOOLEAN",):
         text = f"lower(CAST({found} AS VARCHAR))"
@@ -64,19 +80,33 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def engine() -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB the comparisons of one check run in, its session in UTC."""
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    return db
+
+
 class Comparison:
     """An in-memory DuckDB holding one table's truth (``expected``) and the target's rows (``found``)."""
 
-    def __init__(self, table: Table, expected: pa.Table, found: pa.Table, own: pa.Table | None = None) -> None:
-        """``own``: the source's rows of the user's own, read as they are, which the target must hold too."""
+    def __init__(
+        self,
+        db: duckdb.DuckDBPyConnection,
+        table: Table,
+        expected: pa.Table,
+        found: pa.Table,
+        own: pa.Table | None = None,
+    ) -> None:
+        """In ``db`` (an in-memory DuckDB in UTC: see ``engine``). ``own``: the source's rows of the user's own,
+        read as they are, which the target must hold too."""
         self.table = table
-        self.db = duckdb.connect()
-        self.db.execute("SET TimeZone = 'UTC'")
+        self.db = db
         self.db.register("truth_rows", expected)
         self.db.register("found_rows", found)
         self.found_types = self._types("found_rows")
         if own is None:
-            self.db.execute("CREATE TEMP VIEW expected_rows AS SELECT * FROM truth_rows")
+            self.db.execute("CREATE OR REPLACE TEMP VIEW expected_rows AS SELECT * FROM truth_rows")
             return
         self.db.register("own_rows", own)
         types = self._types("own_rows")
@@ -89,7 +119,8 @@ class Comparison:
         return {str(name): str(kind) for name, kind, *_ in self.db.execute(f"DESCRIBE {relation}").fetchall()}
 
     def close(self) -> None:
-        self.db.close()
+        for name in ("truth_rows", "found_rows", "own_rows"):
+            self.db.unregister(name)
 
     def _found_view(self, columns: Mapping[str, str], extra: Mapping[str, str]) -> None:
         """``found``: the target's rows read as the source's columns (``columns``: source -> target name), plus
@@ -115,21 +146,36 @@ class Comparison:
         key = quoted(self.table.key)
         extra = {"_deleted": marker(quoted(deleted), self.found_types[deleted])} if deleted else {"_deleted": "false"}
         self._found_view(columns, extra)
-        out = Differences(found_rows=int(self.db.execute("SELECT count(*) FROM found_rows").fetchone()[0]))  # type: ignore[index]
-        if not custom_checked:
-            out.custom_rows = int(
-                self.db.execute(f"SELECT count(*) FROM found WHERE {key} >= {CUSTOM_ID_FLOOR}").fetchone()[0]  # type: ignore[index]
-            )
-            self.db.execute(
-                f"CREATE OR REPLACE TEMP VIEW found AS SELECT * FROM found_all WHERE {key} < {CUSTOM_ID_FLOOR}"
-            )
-        flagged = self._keys(f"SELECT DISTINCT {key} FROM found WHERE _deleted ORDER BY 1")
-        self.db.execute("CREATE OR REPLACE TEMP VIEW live AS SELECT * FROM found WHERE NOT _deleted")
-        out.duplicated = self._keys(f"SELECT {key} FROM live GROUP BY 1 HAVING count(*) > 1 ORDER BY 1")
-        out.missing = self._keys(f"SELECT {key} FROM expected_rows ANTI JOIN live USING ({key}) ORDER BY 1")
-        out.unexpected = self._keys(f"SELECT DISTINCT {key} FROM live ANTI JOIN expected_rows USING ({key}) ORDER BY 1")
+        scope = "true" if custom_checked else f"{key} < {CUSTOM_ID_FLOOR}"
+        self.db.execute(f"CREATE OR REPLACE TEMP VIEW live AS SELECT * FROM found_all WHERE {scope} AND NOT _deleted")
         compared = [c.name for c in self.table.columns[1:] if c.name in columns]
-        out.differing = self._differing([self.table.key], compared, "live")
+        differs = " OR ".join(f"e.{quoted(c)} IS DISTINCT FROM f.{quoted(c)}" for c in compared) or "false"
+        # One pass for every count; the keys are listed only for what is there (usually nothing).
+        found_rows, custom, flagged_rows, duplicated, missing, unexpected, differing = self.db.execute(
+            "SELECT (SELECT count(*) FROM found_rows), "
+            f"(SELECT count(*) FROM found_all WHERE {key} >= {CUSTOM_ID_FLOOR}), "
+            f"(SELECT count(*) FROM found_all WHERE _deleted AND {scope}), "
+            f"(SELECT count(*) - count(DISTINCT {key}) FROM live), "
+            f"count(*) FILTER (WHERE f.{key} IS NULL), count(*) FILTER (WHERE e.{key} IS NULL), "
+            f"count(*) FILTER (WHERE e.{key} IS NOT NULL AND f.{key} IS NOT NULL AND ({differs})) "
+            f"FROM expected_rows AS e FULL JOIN live AS f ON e.{key} = f.{key}"
+        ).fetchall()[0]
+        out = Differences(found_rows=int(found_rows), custom_rows=0 if custom_checked else int(custom))
+        flagged = (
+            self._keys(f"SELECT DISTINCT {key} FROM found_all WHERE _deleted AND {scope} ORDER BY 1")
+            if flagged_rows
+            else []
+        )
+        if duplicated:
+            out.duplicated = self._keys(f"SELECT {key} FROM live GROUP BY 1 HAVING count(*) > 1 ORDER BY 1")
+        if missing:
+            out.missing = self._keys(f"SELECT {key} FROM expected_rows ANTI JOIN live USING ({key}) ORDER BY 1")
+        if unexpected:
+            out.unexpected = self._keys(
+                f"SELECT DISTINCT {key} FROM live ANTI JOIN expected_rows USING ({key}) ORDER BY 1"
+            )
+        if differing:
+            out.differing = self._differing([self.table.key], compared, "live")
         return out, flagged
 
     def scd2(self, columns: Mapping[str, str], valid_from: str, valid_to: str) -> Differences:
@@ -139,7 +185,7 @@ class Comparison:
         extra = {VALID_FROM: stamp.format(quoted(valid_from)), VALID_TO: stamp.format(quoted(valid_to))}
         self._found_view(columns, extra)
         key, vf = quoted(self.table.key), quoted(VALID_FROM)
-        out = Differences(found_rows=int(self.db.execute("SELECT count(*) FROM found").fetchone()[0]))  # type: ignore[index]
+        out = Differences(found_rows=int(self.db.execute("SELECT count(*) FROM found").fetchall()[0][0]))
         out.duplicated = self._keys(f"SELECT {key}, {vf} FROM found GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2")
         out.missing = self._keys(
             f"SELECT {key}, {vf} FROM expected_rows ANTI JOIN found USING ({key}, {vf}) ORDER BY 1, 2"

@@ -99,18 +99,13 @@ def layout(
             f"table_name={table_name!r} must be a format string holding {{table}} (and optionally {{schema}}), "
             "e.g. '{table}' or '{schema}__{table}'."
         )
-    try:
-        names = {t.name: table_name.format(schema=sources[t.role], table=t.name) for t in TABLES}
+    try:  # every table's name, formatted once: a bad placeholder is refused here
+        for t in TABLES:
+            table_name.format(schema=sources[t.role], table=t.name)
     except (KeyError, IndexError, ValueError) as error:
         raise ArgumentError(
             f"table_name={table_name!r} is not a format string over {{schema}} and {{table}}: {error}."
         ) from None
-    placed = [(schemas[t.role], names[t.name]) for t in TABLES]
-    if len(set(placed)) < len(placed):
-        raise ArgumentError(
-            f"target_schema={target_schema!r} with table_name={table_name!r} puts two tables in one place; "
-            "give each source schema its own target schema, or put {schema} in table_name."
-        )
     patterns = _patterns(options.get("ignore_columns"))
     if hard_deletes is not None and hard_deletes not in tuple(HardDeletes):
         raise ArgumentError(f"hard_deletes={hard_deletes!r} is not valid: give one of {', '.join(HardDeletes)}.")

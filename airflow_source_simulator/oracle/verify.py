@@ -6,8 +6,10 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Mapping
+from contextlib import closing
 from typing import Any, Unpack
 
+import duckdb
 import pyarrow as pa
 
 from airflow_source_simulator.core.arguments import parse_day, parse_profile, parse_scale
@@ -16,10 +18,10 @@ from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR
 from airflow_source_simulator.defaults import CRM_SCHEMA, SHOP_SCHEMA
 from airflow_source_simulator.errors import ArgumentError, SimulatorError
 from airflow_source_simulator.oracle import diagnose
-from airflow_source_simulator.oracle.compare import Comparison
+from airflow_source_simulator.oracle.compare import Comparison, engine
 from airflow_source_simulator.oracle.options import HardDeletes, Layout, LayoutOptions, Mode, layout
 from airflow_source_simulator.oracle.report import Finding, Report, TableReport, plain
-from airflow_source_simulator.oracle.truth import Truth
+from airflow_source_simulator.oracle.truth import Facts, Truth
 from airflow_source_simulator.schema import Table
 from airflow_source_simulator.sessions.base import Session
 from airflow_source_simulator.simulator import Simulator
@@ -64,12 +66,12 @@ def verify_target(
     target = _target_session(target_conn_id, target_session)
     truth, own = _truth(source, sources, day, scale, profile, shape, log)
     report = Report(str(shape.mode), truth.day, truth.scale, str(truth.profile))
-    with target.hold(log, read_only=True):
+    with target.hold(log, read_only=True), closing(engine()) as db:
         columns = _target_columns(target, shape, truth)
         for table in truth.tables():
             place, found_columns = columns[table.name]
             report.tables.append(
-                _check(target, table, truth, shape, place, found_columns, own.get(table.name), sample_size)
+                _check(db, target, table, truth, shape, place, found_columns, own.get(table.name), sample_size)
             )
     log.info("%s", report.summary())
     for line in report.lines():
@@ -163,6 +165,7 @@ def _target_columns(target: Session, shape: Layout, truth: Truth) -> dict[str, t
 
 
 def _check(
+    db: duckdb.DuckDBPyConnection,
     target: Session,
     table: Table,
     truth: Truth,
@@ -213,11 +216,14 @@ def _check(
     quote = target.dialect.quote
     columns = ", ".join(quote(c) for c in [*mapped.values(), *specials])
     found = target.read_arrow(f"SELECT {columns} FROM {quote(place[0])}.{quote(place[1])}")
-    facts = truth.facts(table.name)
+
+    def facts() -> Facts:  # computed only to explain a difference: a matching target never needs it
+        return truth.facts(table.name)
+
     scd2 = shape.mode == Mode.SCD2
     expected = truth.versions(table.name) if scd2 else truth.rows(table.name)
     report.expected_rows = expected.num_rows + (own.num_rows if own is not None else 0)
-    comparison = Comparison(table, expected, found, own)
+    comparison = Comparison(db, table, expected, found, own)
     try:
         if scd2:
             differences = comparison.scd2(
@@ -231,11 +237,11 @@ def _check(
     report.found_rows, report.custom_rows = differences.found_rows, differences.custom_rows
     noun = "versions" if scd2 else "rows"
     report.findings = [
-        Finding.of(f"{noun} missing", differences.missing, lambda k: diagnose.missing(k, facts, scd2), sample),
+        Finding.of(f"{noun} missing", differences.missing, lambda k: diagnose.missing(k, facts(), scd2), sample),
         Finding.of(
             f"{noun} the source does not hold",
             differences.unexpected,
-            lambda k: diagnose.unexpected(k, facts, scd2),
+            lambda k: diagnose.unexpected(k, facts(), scd2),
             sample,
         ),
         Finding.of(
@@ -244,7 +250,7 @@ def _check(
     ]
     differing = Finding(f"{noun} differing")
     for key, diff in differences.differing.items():
-        cause, detail = diagnose.differing(key, diff, facts, "loyalty_tier" if added else None)
+        cause, detail = diagnose.differing(key, diff, facts(), "loyalty_tier" if added else None)
         differing.count += 1
         differing.causes[cause] += 1
         if len(differing.sample) < sample:
@@ -258,18 +264,18 @@ def _check(
                 differences.not_closed,
                 lambda k: (
                     diagnose.Cause.HARD_DELETE,
-                    f"deleted on day {facts.hard_deleted.get(k[0], facts.restored.get(k[0], (0,))[0])}",
+                    f"deleted on day {facts().hard_deleted.get(k[0], facts().restored.get(k[0], (0,))[0])}",
                 ),
                 sample,
             )
         )
     elif shape.hard_deletes == HardDeletes.FLAGGED:
-        deleted = set(facts.hard_deleted)
+        deleted = set(facts().hard_deleted)
         report.findings.append(
             Finding.of(
                 "hard-deleted rows not flagged",
                 sorted(deleted - set(flagged)),
-                lambda k: (diagnose.Cause.HARD_DELETE, f"deleted on day {facts.hard_deleted[k]}"),
+                lambda k: (diagnose.Cause.HARD_DELETE, f"deleted on day {facts().hard_deleted[k]}"),
                 sample,
             )
         )

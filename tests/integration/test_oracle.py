@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pytest
@@ -311,3 +311,35 @@ def test_a_duckdb_source_checked_against_a_postgres_target(pg_conn_id: str, tmp_
     )
     customers = next(t for t in damaged.tables if not t.ok).to_dict()
     assert customers["rows_differing"]["causes"] == {"schema_change": customers["rows_differing"]["count"]}
+
+
+class RecordingTask:
+    """What an operator's execute() gets as ``context["ti"]``: it records what is pushed to XCom."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def test_the_operator_fails_naming_the_causes_and_keeps_the_whole_report_in_xcom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_source_simulator import VerifyTargetOperator
+    from airflow_source_simulator.operators.verify import TargetMismatchError
+
+    source, warehouse = tmp_path / "source.duckdb", tmp_path / "warehouse.duckdb"
+    run_pipeline(source, warehouse, 3, "cdc", look_back=None, detect_deletes=False)
+    monkeypatch.setenv("AIRFLOW_CONN_SIM_SOURCE", f'{{"conn_type": "duckdb", "host": "{source}"}}')
+    monkeypatch.setenv("AIRFLOW_CONN_SIM_WAREHOUSE", f'{{"conn_type": "duckdb", "host": "{warehouse}"}}')
+    task = VerifyTargetOperator(
+        task_id="check", conn_id="sim_source", target_conn_id="sim_warehouse", target_schema=RAW
+    )
+    ti = RecordingTask()
+    with pytest.raises(TargetMismatchError, match=r"jaffle_crm\.web_sessions: \d+ rows missing — all late-arriving"):
+        task.execute(cast(Any, {"ti": ti}))
+    report = ti.pushed["return_value"]
+    assert report["ok"] is False and report["profile"] == "cdc" and report["day"] == 3
+    assert report["tables"]["jaffle_crm.web_sessions"]["rows_missing"]["causes"]["late_arriving"] > 0
+    assert report["tables"]["jaffle_shop.customers"]["ok"] is True

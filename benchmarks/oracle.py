@@ -1,0 +1,89 @@
+"""Benchmark: checking a pipeline's target with the oracle, against loading the same state, in one run.
+
+    make bench      (or: .venv/bin/python benchmarks/oracle.py [--scales 1 100] [--day 3] [--profile cdc])
+
+For each scale: the time to build the state's source on DuckDB (a fast-forward: generation and load), and
+the time ``verify_target`` takes to check a replica of it (the truth generated afresh, the target read
+through Arrow and compared in DuckDB), and their ratio. The target is a perfect replica, so every row is
+compared and none is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import duckdb  # noqa: E402
+
+from airflow_source_simulator import verify_target  # noqa: E402
+from airflow_source_simulator.data.generate import state  # noqa: E402
+from airflow_source_simulator.sessions.duckdb import DuckDBSession  # noqa: E402
+from airflow_source_simulator.simulator import Simulator  # noqa: E402
+
+QUIET = logging.getLogger("bench")
+QUIET.setLevel(logging.WARNING)
+SCHEMAS = ("jaffle_shop", "jaffle_crm")
+
+
+def replicate(source: Path, target: Path) -> None:
+    with duckdb.connect(str(target)) as db:
+        db.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+        for schema in SCHEMAS:
+            db.execute(f"CREATE SCHEMA raw_{schema}")
+            tables = db.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = ? "
+                "AND table_name <> 'source_simulator_ledger'",
+                [schema],
+            ).fetchall()
+            for (table,) in tables:
+                db.execute(f"CREATE TABLE raw_{schema}.{table} AS SELECT * FROM src.{schema}.{table}")
+
+
+def measure(scale: int, day: int, profile: str, folder: Path) -> dict[str, float]:
+    source, target = folder / f"source_{scale}.duckdb", folder / f"target_{scale}.duckdb"
+    started = time.perf_counter()
+    result = Simulator(DuckDBSession.for_database(str(source)), scale=scale, profile=profile, log=QUIET).apply_delta(
+        day, fast_forward=True
+    )
+    load = time.perf_counter() - started
+    rows = sum(n or 0 for n in result["tables"].values())
+    replicate(source, target)
+    state.cache_clear()  # the check generates its truth afresh, as a task of its own would
+    started = time.perf_counter()
+    report = verify_target(
+        source_session=DuckDBSession.for_database(str(source)),
+        target_session=DuckDBSession.for_database(str(target)),
+        target_schema={schema: f"raw_{schema}" for schema in SCHEMAS},
+        log=QUIET,
+    )
+    check = time.perf_counter() - started
+    assert report.ok, report.lines()
+    return {"rows": rows, "load": load, "check": check}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--day", type=int, default=3)
+    parser.add_argument("--profile", default="cdc")
+    args = parser.parse_args()
+    print(f"| scale | rows (day {args.day}, {args.profile}) | build the source | check a replica | check / build |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for scale in args.scales:
+            m = measure(scale, args.day, args.profile, Path(folder))
+            print(
+                f"| {scale} | {m['rows']:,.0f} | {m['load']:.2f} s | {m['check']:.2f} s "
+                f"({m['rows'] / m['check'] / 1e6:.2f} M rows/s) | {m['check'] / m['load']:.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
