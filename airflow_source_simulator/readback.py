@@ -3,27 +3,14 @@ and the rows of the user's own (IDs from the custom floor), which the figures le
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from airflow_source_simulator.core.plans import Source
-from airflow_source_simulator.data.canonical import digest, format_fetched_rows
+from airflow_source_simulator.data.digests import TableDigest
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
+from airflow_source_simulator.data.stream import CHUNK_KEYS
 from airflow_source_simulator.schema import Table
 from airflow_source_simulator.sessions.base import Session
-
-
-@dataclass(frozen=True)
-class Figures:
-    """What one table holds of the simulator's rows."""
-
-    rows: int
-    min_id: int | None
-    max_id: int | None
-    digest: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "min_id": self.min_id, "max_id": self.max_id, "digest": self.digest}
 
 
 def describe(figures: dict[str, Any]) -> str:
@@ -31,13 +18,16 @@ def describe(figures: dict[str, Any]) -> str:
     return f"{figures['rows']} rows ({ids}, digest {figures['digest'][:12]})"
 
 
-def simulator_rows(session: Session, source: Source, table: Table) -> Figures:
-    """The figures of the simulator's rows of ``table`` (keys below the custom floor), in the manifest's terms."""
-    rows = session.query(source.rows_query(table, f" WHERE {table.key} < {CUSTOM_ID_FLOOR}"))
-    keys = [r[0] for r in rows]
-    return Figures(
-        len(rows), min(keys) if keys else None, max(keys) if keys else None, digest(format_fetched_rows(table, rows))
-    )
+def simulator_rows(session: Session, source: Source, table: Table) -> dict[str, Any]:
+    """The figures of the simulator's rows of ``table`` (keys below the custom floor), in the manifest's terms:
+    read through Arrow in key ranges and digested chunk by chunk, in bounded memory."""
+    top = session.query(f"SELECT MAX({table.key}) FROM {source.ref(table)} WHERE {table.key} < {CUSTOM_ID_FLOOR}")
+    highest = int(top[0][0]) if top and top[0][0] is not None else 0
+    figures = TableDigest(table)
+    for lo in range(1, highest + 1, CHUNK_KEYS):
+        where = f" WHERE {table.key} >= {lo} AND {table.key} < {min(lo + CHUNK_KEYS, CUSTOM_ID_FLOOR)}"
+        figures.update(session.read_arrow(source.rows_query(table, where)))
+    return figures.figures()
 
 
 def custom_rows(session: Session, source: Source, tables: list[Table]) -> dict[str, int]:

@@ -347,7 +347,7 @@ class Simulator:
             if table.name not in inspection.tables:
                 problems.append(f"{self.qualified(table)}: missing (expected {want['rows']} rows)")
                 continue
-            found = simulator_rows(self.session, self.source, table).as_dict()
+            found = simulator_rows(self.session, self.source, table)
             if any(found[k] != want[k] for k in found):
                 problems.append(f"{self.qualified(table)}: expected {describe(want)}, found {describe(found)}")
         if problems:

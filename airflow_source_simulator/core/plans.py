@@ -7,17 +7,16 @@ the engine has transactions the operation is one of them, and where it has none 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from airflow_source_simulator import packaged
 from airflow_source_simulator.core.guards import Inspection, NewIds
 from airflow_source_simulator.core.ledger import LedgerEntry, Operation, record
-from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work, packaged_statements
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Stream, Work, packaged_statements
 from airflow_source_simulator.core.states import is_packaged, state_digest
-from airflow_source_simulator.data.delta import day_delta
-from airflow_source_simulator.data.generate import state as generated_state
-from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, Profile
+from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, Profile, gains
+from airflow_source_simulator.data.stream import delta_chunks, key_ranges, state_chunks, streamed
 from airflow_source_simulator.dialects.base import Dialect
 from airflow_source_simulator.schema import (
     LEDGER_TABLE,
@@ -45,12 +44,13 @@ class Plan:
     records: LedgerEntry | None = None  # the ledger row the work ends with, if it writes one
 
     def inserted_tables(self) -> set[str]:
-        """The tables this work inserts rows into."""
+        """The tables this work inserts rows into (a stream may: its chunks are not generated to tell)."""
         return {
             w.step.target if isinstance(w, Statement) else w.table.name
             for w in self.work
             if (isinstance(w, Statement) and w.step.action == Action.INSERT)
             or (isinstance(w, Rows) and w.action in (Action.LOAD, Action.INSERT))
+            or (isinstance(w, Stream) and w.inserts)
         }
 
 
@@ -110,29 +110,40 @@ class Source:
         return migrate, record(self.dialect, self.ledger_ref, entry, self.schemas)
 
     def state_work(self, day: int) -> list[Work]:
-        """The rows of state ``day``, into emptied tables: packaged SQL, or generated rows in bulk."""
+        """The rows of state ``day``, into emptied tables: packaged SQL, or generated rows streamed in bulk."""
         if day == 0 and is_packaged(day, self.scale, self.profile):
             return [*self.packaged(packaged.BASELINE_FILE)]
-        state = generated_state(day, self.scale, self.profile)
-        rows = [Rows(Action.LOAD, t, self.ref(t), state.table(t.name)) for t in tables_at(self.profile, day)]
-        return [r for r in rows if len(r)]
+        return [self._stream(table, day, self._state_rows, True) for table in tables_at(self.profile, day)]
 
     def delta_work(self, day: int) -> list[Work]:
-        """What ``day`` changes: packaged SQL, or the generated difference of two states."""
+        """What ``day`` changes: packaged SQL, or the generated difference of two states, streamed."""
         if is_packaged(day, self.scale, self.profile):
             return [*self.packaged(packaged.day_file(day))]
-        out: list[Work] = []
-        changes = day_delta(day, self.scale, profile=self.profile).values()
-        for table, change in zip(tables_at(self.profile, day), changes, strict=True):
-            ref = self.ref(table)
+        return [
+            self._stream(table, day, self._delta_rows, gains(table.name, day, self.scale, self.profile))
+            for table in tables_at(self.profile, day)
+        ]
+
+    def _stream(self, table: Table, day: int, rows: Callable[[Table, int], Iterator[Rows]], inserts: bool) -> Stream:
+        parts = len(key_ranges(table.name, day, self.scale)) if streamed(day, self.scale) else 1
+        return Stream(table, lambda: rows(table, day), parts, inserts)
+
+    def _state_rows(self, table: Table, day: int) -> Iterator[Rows]:
+        ref = self.ref(table)
+        for columns in state_chunks(day, self.scale, self.profile, table):
+            if len(columns[table.key]):
+                yield Rows(Action.LOAD, table, ref, columns)
+
+    def _delta_rows(self, table: Table, day: int) -> Iterator[Rows]:
+        ref = self.ref(table)
+        for change in delta_chunks(day, self.scale, self.profile, table):
             candidates = [
                 Rows(Action.TOUCH, table, ref, change.touched) if change.touched_rows else None,
                 Rows(Action.INSERT, table, ref, change.inserted) if change.inserted_rows else None,
                 Rows(Action.UPDATE, table, ref, change.updated, change.soft_deleted) if change.updated_rows else None,
                 Rows(Action.DELETE, table, ref, {table.key: change.hard_deleted}) if change.hard_deleted.size else None,
             ]
-            out += [rows for rows in candidates if rows is not None]
-        return out
+            yield from (rows for rows in candidates if rows is not None)
 
     def clear_work(self) -> list[Work]:
         """Delete the simulator's rows of every table (children first), keeping rows of the user's own."""

@@ -32,7 +32,8 @@ def step_line(step: Step, schemas: Mapping[SchemaRole, str], loading: bool) -> s
         return f"  ✓ Table {name if table else schemas['shop'] + '.' + step.target} ready"
     if not step.finished:
         verb = "Loading" if loading and step.action == Action.INSERT else _PROGRESSIVE.get(step.action, step.action)
-        return f"  … {verb} {name}: {step.done} of {_rows(step.rows)}"
+        of = f"of {_rows(step.rows)}" if step.rows is not None else "rows so far"
+        return f"  … {verb} {name}: {step.done} {of}"
     if step.action == Action.INSERT:
         return f"  ✓ {'Loaded' if loading else 'Inserted'} {name} ({_rows(step.rows)})"
     if step.action == Action.UPDATE:
@@ -67,7 +68,7 @@ class Progress:
 
     def line(self, step: Step) -> str:
         line = step_line(step, self.schemas, self.loading)
-        if step.done is not None and step.rows:
+        if step.done is not None and (step.rows or not step.finished):
             first = self._step_started.setdefault((step.action, step.target), self.started)
             rate = step.done / max(time.perf_counter() - first, 1e-9)
             line += f" ({rate / 1e6:.2f} M rows/s)" if rate >= 1e5 else f" ({rate:,.0f} rows/s)"

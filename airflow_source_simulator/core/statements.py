@@ -8,6 +8,7 @@ replaced by quoted identifiers at run time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -50,7 +51,9 @@ class Step:
 
     @property
     def finished(self) -> bool:
-        return self.done is None or self.rows is None or self.done >= self.rows
+        """A step of several statements reports ``done`` as it goes; without ``rows`` (a stream whose total is
+        known only at its end) it is finished only when ``done`` is not given."""
+        return self.done is None or (self.rows is not None and self.done >= self.rows)
 
     def annotation(self) -> str:
         parts = [str(self.action), self.target]
@@ -125,4 +128,16 @@ class Rows:
         return len(self.columns[self.table.key])
 
 
-Work = Statement | Rows
+@dataclass(frozen=True, eq=False)
+class Stream:
+    """Generated rows of one table that arrive chunk by chunk while the work runs (a state or a day's changes
+    by key range), so a state of any size is loaded in bounded memory. ``chunks()`` yields each chunk's
+    ``Rows``, in the order they apply."""
+
+    table: Table
+    chunks: Callable[[], Iterator[Rows]]
+    parts: int = 1  # the key ranges it is generated in: 1 when the state is generated whole
+    inserts: bool = True  # whether it may insert rows (a day's changes of a table that gains none do not)
+
+
+Work = Statement | Rows | Stream

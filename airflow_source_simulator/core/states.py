@@ -10,16 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_source_simulator import packaged
-from airflow_source_simulator.data.canonical import canonical_rows, digest
-from airflow_source_simulator.data.generate import state as generated_state
-from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, Profile, max_id
+from airflow_source_simulator.data.arrow import to_arrow
+from airflow_source_simulator.data.digests import TableDigest
+from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, CUSTOM_ID_FLOOR, Profile, max_id
+from airflow_source_simulator.data.stream import state_chunks
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import TABLES, tables_at
-
-# Rows of one state a worker generates in memory (NumPy columns, about 200 bytes a row at the peak):
-# beyond this a task would exhaust an ordinary worker, so it is refused up front. It also keeps every
-# generated ID below CUSTOM_ID_FLOOR, which a unit test checks.
-MAX_ROWS_IN_MEMORY = 40_000_000
 
 
 def is_packaged(day: int, scale: int, profile: Profile | str = CLASSIC) -> bool:
@@ -27,14 +23,22 @@ def is_packaged(day: int, scale: int, profile: Profile | str = CLASSIC) -> bool:
     return scale == 1 and (day == 0 or (profile == CLASSIC and day in CLASSIC_DAYS))
 
 
+def largest_scale(day: int) -> int:
+    """The largest scale at which every ID of state ``day`` stays below ``CUSTOM_ID_FLOOR`` (IDs grow
+    in proportion to the scale)."""
+    return (CUSTOM_ID_FLOOR - 1) // max(max_id(t.name, day, 1) for t in TABLES)
+
+
 def check_state_size(day: int, scale: int) -> None:
-    """Refuse a state too large to generate in one worker's memory. The cap also keeps every generated
-    ID below ``CUSTOM_ID_FLOOR``: a table's IDs run 1..max_id, and max_id is below the state's rows."""
-    rows = sum(max_id(t.name, day, scale) for t in TABLES)
-    if rows > MAX_ROWS_IN_MEMORY:
+    """Refuse a state whose IDs would reach ``CUSTOM_ID_FLOOR``, where rows of the user's own begin. Any
+    smaller state is generated and loaded by key range, in bounded memory."""
+    largest = largest_scale(day)
+    if scale > largest:
+        table = max(TABLES, key=lambda t: max_id(t.name, day, scale))
         raise SimulatorError(
-            f"day {day} at scale {scale} holds about {rows:,} rows, more than one worker generates in memory "
-            f"({MAX_ROWS_IN_MEMORY:,}). Use a smaller scale or an earlier day."
+            f"day {day} at scale {scale} would number {table.name} up to {max_id(table.name, day, scale):,}, and "
+            f"IDs from {CUSTOM_ID_FLOOR:,} are for rows of your own. Use a scale up to {largest:,} for day {day}, "
+            "or an earlier day."
         )
 
 
@@ -42,16 +46,12 @@ def expected_tables(day: int, scale: int, profile: Profile | str = CLASSIC) -> d
     """Rows, ID range and content digest of every table at (scale, day, profile)."""
     if is_packaged(day, scale, profile):
         return dict(packaged.manifest()["states"][str(day)]["tables"])
-    state = generated_state(day, scale, profile)
     out = {}
     for table in tables_at(profile, day):
-        keys = state.table(table.name)[table.key]
-        out[table.name] = {
-            "rows": int(keys.size),
-            "min_id": int(keys.min()) if keys.size else None,
-            "max_id": int(keys.max()) if keys.size else None,
-            "digest": digest(canonical_rows(table, state.table(table.name))),
-        }
+        figures = TableDigest(table)
+        for columns in state_chunks(day, scale, profile, table):
+            figures.update(to_arrow(table, columns))
+        out[table.name] = figures.figures()
     return out
 
 

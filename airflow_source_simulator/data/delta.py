@@ -9,7 +9,7 @@ import numpy as np
 from airflow_source_simulator.data.calendar import MINUTE, NULL_TS
 from airflow_source_simulator.data.generate import Columns, Generator, state
 from airflow_source_simulator.data.scenario import CDC, CLASSIC, TOUCH_MINUTES
-from airflow_source_simulator.schema import tables_at
+from airflow_source_simulator.schema import Table, tables_at
 
 
 @dataclass(frozen=True)
@@ -48,36 +48,48 @@ def day_delta(
     """Rows inserted, updated and hard-deleted by ``day``, per table (keys are sorted in every state)."""
     before = before or state(day - 1, scale, profile)
     after = after or state(day, scale, profile)
-    out = {}
-    for table in tables_at(profile, day):
-        old, new = before.table(table.name), after.table(table.name)
-        old_keys, new_keys = old[table.key], new[table.key]
-        if old_keys.size <= new_keys.size and np.array_equal(new_keys[: old_keys.size], old_keys):
-            # Nothing was hard-deleted: the old keys are the new ones' prefix (no set search needed).
-            existed = np.zeros(new_keys.size, dtype=bool)
-            existed[: old_keys.size] = True
-            at = np.arange(old_keys.size)
-        else:
-            existed = np.isin(new_keys, old_keys)
-            at = np.searchsorted(old_keys, new_keys[existed])
-        changed = np.zeros(new_keys.size, dtype=bool)
-        for column in table.column_names[1:]:
-            # Values compare as their canonical text does: the logical representation is exact. A
-            # column the day adds counts as NULL before it.
-            now = new[column][existed]
-            changed[existed] |= (now != old[column][at]) if column in old else ~_is_null(now)
-        newly_deleted = (new["deleted_at"][existed] != NULL_TS) & (old["deleted_at"][at] == NULL_TS)
-        updated = _take(new, changed)
-        touched: Columns = {}
-        if profile == CDC and table.name == "customers" and changed.any():
-            # Saved twice within the day: the same row half an hour earlier, then as it ends the day.
-            touched = {**updated, "updated_at": updated["updated_at"] - TOUCH_MINUTES * MINUTE}
-        out[table.name] = TableDelta(
-            inserted=_take(new, ~existed),
-            updated=updated,
-            soft_deleted=int(newly_deleted.sum()),
-            soft_deleted_keys=new_keys[existed][newly_deleted],
-            hard_deleted=old_keys[~np.isin(old_keys, new_keys)] if at.size < old_keys.size else old_keys[:0],
-            touched=touched,
-        )
-    return out
+    return {
+        table.name: table_delta(table, before.table(table.name), after.table(table.name), profile)
+        for table in tables_at(profile, day)
+    }
+
+
+def range_delta(day: int, scale: int, profile: str, table: Table, keys: tuple[int, int]) -> TableDelta:
+    """What ``day`` changes in ``table`` among the keys ``lo <= key < hi``: each row is a function of its key,
+    so a large state's delta is computed range by range, in bounded memory."""
+    before = Generator(day - 1, scale, profile, keys=keys).table(table.name)
+    after = Generator(day, scale, profile, keys=keys).table(table.name)
+    return table_delta(table, before, after, profile)
+
+
+def table_delta(table: Table, old: Columns, new: Columns, profile: str) -> TableDelta:
+    """The difference of one table's rows between two consecutive states (``table`` as it is after)."""
+    old_keys, new_keys = old[table.key], new[table.key]
+    if old_keys.size <= new_keys.size and np.array_equal(new_keys[: old_keys.size], old_keys):
+        # Nothing was hard-deleted: the old keys are the new ones' prefix (no set search needed).
+        existed = np.zeros(new_keys.size, dtype=bool)
+        existed[: old_keys.size] = True
+        at = np.arange(old_keys.size)
+    else:
+        existed = np.isin(new_keys, old_keys)
+        at = np.searchsorted(old_keys, new_keys[existed])
+    changed = np.zeros(new_keys.size, dtype=bool)
+    for column in table.column_names[1:]:
+        # Values compare as their canonical text does: the logical representation is exact. A
+        # column the day adds counts as NULL before it.
+        now = new[column][existed]
+        changed[existed] |= (now != old[column][at]) if column in old else ~_is_null(now)
+    newly_deleted = (new["deleted_at"][existed] != NULL_TS) & (old["deleted_at"][at] == NULL_TS)
+    updated = _take(new, changed)
+    touched: Columns = {}
+    if profile == CDC and table.name == "customers" and changed.any():
+        # Saved twice within the day: the same row half an hour earlier, then as it ends the day.
+        touched = {**updated, "updated_at": updated["updated_at"] - TOUCH_MINUTES * MINUTE}
+    return TableDelta(
+        inserted=_take(new, ~existed),
+        updated=updated,
+        soft_deleted=int(newly_deleted.sum()),
+        soft_deleted_keys=new_keys[existed][newly_deleted],
+        hard_deleted=old_keys[~np.isin(old_keys, new_keys)] if at.size < old_keys.size else old_keys[:0],
+        touched=touched,
+    )

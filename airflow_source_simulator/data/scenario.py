@@ -258,3 +258,8 @@ def max_id(table: str, day: int, scale: int) -> int:
     if table == "campaigns":
         return CAMPAIGNS * scale * campaign_waves(day)
     return sum(getattr(cohort_volumes(c), table) for c in range(day + 1)) * scale
+
+
+def gains(table: str, day: int, scale: int, profile: str) -> bool:
+    """Whether ``day`` may insert rows into ``table``: it grows, or (cdc) a deleted web session comes back."""
+    return max_id(table, day, scale) > max_id(table, day - 1, scale) or (profile == CDC and table == "web_sessions")

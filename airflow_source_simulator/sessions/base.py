@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
-from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Work
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Step, Stream, Work
 from airflow_source_simulator.dialects.base import Dialect
 from airflow_source_simulator.errors import SimulatorError, StoppedError
 
@@ -201,10 +201,13 @@ class Session:
         self.check_stopping()
         # An engine without multi-statement transactions runs every statement on its own (autocommit).
         transaction = transaction and self.dialect.transactional
-        if self.bulk and any(isinstance(w, Rows) for w in work):
+        if self.bulk and any(isinstance(w, Rows | Stream) for w in work):
             self.run_bulk(work, on_step, transaction=transaction)
             return
-        statements = [s for w in work for s in (self.dialect.row_statements(w) if isinstance(w, Rows) else [w])]
+        # Without a bulk path rows go as statements, and a stream's chunks are gathered first: such engines
+        # load through VALUES lists, at scales where that is the limit anyway.
+        rows = [r for w in work for r in (w.chunks() if isinstance(w, Stream) else [w])]
+        statements = [s for w in rows for s in (self.dialect.row_statements(w) if isinstance(w, Rows) else [w])]
         sql = [s.sql + self.dialect.statement_terminator for s in statements]
         steps: list[Step | None] = [s.step for s in statements]
         if transaction and self.dialect.begin_sql:
@@ -231,14 +234,41 @@ class Session:
                 if isinstance(item, Statement):
                     cursor.execute(item.sql)
                     on_step(item.step)
-                    continue
-                for columns, step in self.dialect.chunks(item, self.bulk_chunk_rows):
-                    self.check_stopping()
-                    if item.action == Action.DELETE:  # a few keys: a plain statement
-                        cursor.execute(self.dialect.delete_rows(item.ref, item.table, columns[item.table.key]))
-                    else:
-                        self.bulk_rows(cursor, item, columns)
+                elif isinstance(item, Rows):
+                    for step in self._load(cursor, item):
+                        on_step(step)
+                else:
+                    self._load_stream(cursor, item, on_step)
+
+    def _load(self, cursor: Any, rows: Rows) -> Iterator[Step]:
+        """Load ``rows`` in pieces of ``bulk_chunk_rows``, yielding the step of each piece once it is in."""
+        for columns, step in self.dialect.chunks(rows, self.bulk_chunk_rows):
+            self.check_stopping()
+            if rows.action == Action.DELETE:  # a few keys: a plain statement
+                cursor.execute(self.dialect.delete_rows(rows.ref, rows.table, columns[rows.table.key]))
+            else:
+                self.bulk_rows(cursor, rows, columns)
+            yield step
+
+    def _load_stream(self, cursor: Any, stream: Stream, on_step: Callable[[Step], None]) -> None:
+        """A stream of one part reports like rows; a longer one reports rows so far after each chunk, and the
+        totals at its end (they are known only then)."""
+        if stream.parts == 1:
+            for rows in stream.chunks():
+                for step in self._load(cursor, rows):
                     on_step(step)
+            return
+        totals: dict[Action, int] = {}
+        soft: dict[Action, int] = {}
+        for rows in stream.chunks():
+            for _ in self._load(cursor, rows):
+                pass
+            action: Action = Action.INSERT if rows.action == Action.LOAD else rows.action
+            totals[action] = totals.get(action, 0) + len(rows)
+            soft[action] = soft.get(action, 0) + (rows.soft_deleted or 0)
+            on_step(Step(action, stream.table.name, None, None, totals[action]))
+        for action, total in totals.items():
+            on_step(Step(action, stream.table.name, total, soft[action] or None, total))
 
     def bulk_cursor(self, transaction: bool) -> AbstractContextManager[Any]:
         """A cursor on the held connection, in a transaction committed on leaving if asked."""

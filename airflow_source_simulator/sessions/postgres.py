@@ -109,8 +109,11 @@ class PostgresSession(Session):
         """The rows through ``COPY … TO STDOUT`` as CSV, parsed by Arrow in C++: every column as text (the
         comparison casts it), NULL as an unquoted empty field and the empty string as a quoted one."""
         buffer = io.BytesIO()
+        conn = self.hook.get_conn()
+        # In a transaction block of its own (a savepoint inside an open one): the connection is left as found.
         with (
-            self.hook.get_conn().cursor() as cursor,
+            conn.transaction(),
+            conn.cursor() as cursor,
             cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)") as copy,
         ):
             for block in copy:

@@ -77,8 +77,8 @@ def test_bad_scales_are_refused(make_simulator: SimulatorFactory, bad: object) -
 
 def test_generated_ids_stay_below_the_custom_range_and_a_state_too_large_is_refused(simulator: Simulator) -> None:
     assert max(max_id(t.name, 3650, 100) for t in TABLES) < CUSTOM_ID_FLOOR
-    with pytest.raises(SimulatorError, match=r"day 365 at scale 1000 holds about 128,290,000 rows, more than one"):
-        Simulator(simulator.session, scale=1000).apply_delta(365, fast_forward=True)
+    with pytest.raises(SimulatorError, match=r"day 3650 at scale 3000 would number order_items up to 1,145,670,000"):
+        Simulator(simulator.session, scale=3000).apply_delta(3650, fast_forward=True)
     assert simulator.status()["day"] is None
 
 

@@ -166,16 +166,18 @@ CASES: list[Case] = [
             ("apply", "simulator", lambda p, s=scale: simulator(p, scale=s).apply_delta(2)),
         )
     ),
-    # Scales within 1-100,000 whose state is too large for one worker are refused before anything changes.
+    # Scales within 1-100,000 whose IDs would reach the custom floor are refused before anything changes.
     Case(
-        "reset scale=100000 (operator)",
-        lambda p: rendered(ResetOperator(task_id="t", scale="{{ s }}", conn_id=CONN_ID), scale=100_000),
-        ("day 0 at scale 100000 holds about 207,500,000 rows", "Use a smaller scale or an earlier day"),
+        "apply day 3650 at scale 3000, fast-forward (operator)",
+        lambda p: rendered(
+            ApplyDeltaOperator(task_id="t", day=3650, fast_forward=True, scale="{{ s }}", conn_id=CONN_ID), scale=3000
+        ),
+        ("day 3650 at scale 3000 would number order_items up to 1,145,670,000", "Use a scale up to 2,618 for day 3650"),
     ),
     Case(
-        "apply day 365 at scale 1000, fast-forward (simulator)",
-        lambda p: simulator(p, scale=1000).apply_delta(365, fast_forward=True),
-        ("day 365 at scale 1000 holds about 128,290,000 rows", "Use a smaller scale or an earlier day"),
+        "apply day 365 at scale 100000, fast-forward (simulator)",
+        lambda p: simulator(p, scale=100_000).apply_delta(365, fast_forward=True),
+        ("day 365 at scale 100000 would number order_items up to 3,940,100,000", "or an earlier day"),
     ),
     Case(
         "load scale=3 on a scale-1 source (operator)",

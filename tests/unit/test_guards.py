@@ -9,8 +9,8 @@ from airflow_source_simulator.core import guards
 from airflow_source_simulator.core.arguments import parse_flag
 from airflow_source_simulator.core.ledger import LedgerEntry
 from airflow_source_simulator.core.report import LAYOUT
-from airflow_source_simulator.core.states import MAX_ROWS_IN_MEMORY
-from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
+from airflow_source_simulator.core.states import check_state_size, largest_scale
+from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, max_id
 from airflow_source_simulator.errors import ArgumentError, NotOursError, SimulatorError
 from airflow_source_simulator.schema import TABLES
 
@@ -79,8 +79,16 @@ def test_a_flag_is_a_bool_and_text_only_where_a_template_rendered_it(value: obje
         assert parse_flag(value, "fast_forward", rendered=True) is (value.lower() == "true")
 
 
-def test_the_cap_on_a_state_keeps_generated_ids_below_the_custom_floor() -> None:
-    assert MAX_ROWS_IN_MEMORY < CUSTOM_ID_FLOOR
+@pytest.mark.parametrize("day", [0, 3, 365, 3650])
+def test_a_state_is_refused_exactly_where_its_ids_would_reach_the_custom_floor(day: int) -> None:
+    largest = largest_scale(day)
+    check_state_size(day, largest)
+    assert max(max_id(t.name, day, largest) for t in TABLES) < CUSTOM_ID_FLOOR
+    with pytest.raises(
+        SimulatorError, match=rf"day {day} at scale {largest + 1} would number \w+ up to [\d,]+, and IDs"
+    ):
+        check_state_size(day, largest + 1)
+    assert max(max_id(t.name, day, largest + 1) for t in TABLES) >= CUSTOM_ID_FLOOR
 
 
 def test_the_status_box_shows_every_table_once() -> None:

@@ -8,7 +8,7 @@ from airflow_source_simulator import packaged
 from airflow_source_simulator.core.guards import Inspection
 from airflow_source_simulator.core.ledger import LedgerEntry, Operation
 from airflow_source_simulator.core.plans import Plan, Source
-from airflow_source_simulator.core.statements import Action, Rows, Statement, Work, packaged_statements
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Stream, Work, packaged_statements
 from airflow_source_simulator.data.scenario import CDC, CLASSIC, SCHEMA_CHANGE_DAY, Profile
 from airflow_source_simulator.dialects import DIALECTS, Dialect
 from airflow_source_simulator.dialects.duckdb import DUCKDB
@@ -29,9 +29,15 @@ def loaded_at(day: int, profile: Profile = CLASSIC, scale: int = 1) -> Inspectio
     return Inspection(entry, frozenset(t.name for t in TABLES), owned=True, columns=columns)
 
 
+def expand(work: tuple[Work, ...]) -> list[Statement | Rows]:
+    """The work with every stream's chunks generated (the session does that as it runs)."""
+    return [piece for w in work for piece in (w.chunks() if isinstance(w, Stream) else [w])]
+
+
 def actions(work: tuple[Work, ...]) -> list[tuple[str, str]]:
     return [
-        (str(w.step.action), w.step.target) if isinstance(w, Statement) else (str(w.action), w.table.name) for w in work
+        (str(w.step.action), w.step.target) if isinstance(w, Statement) else (str(w.action), w.table.name)
+        for w in expand(work)
     ]
 
 
@@ -73,7 +79,7 @@ def test_a_classic_day_runs_its_packaged_file_and_records_the_next_sequence() ->
 
 def test_a_generated_day_inserts_updates_and_hard_deletes_rows_of_its_own_tables() -> None:
     plan = source(CDC).day(loaded_at(1, CDC), 2)
-    rows = [w for w in plan.work if isinstance(w, Rows)]
+    rows = [w for w in expand(plan.work) if isinstance(w, Rows)]
     assert rows and all(r.ref.startswith('"erp".') or r.ref.startswith('"crm".') for r in rows)
     kinds = {(r.table.name, r.action) for r in rows}
     assert ("customers", Action.TOUCH) in kinds, "the cdc profile saves updated customers twice"
@@ -98,7 +104,7 @@ def test_fast_forward_past_the_schema_change_adds_the_column_before_loading_rows
     plan = source(CDC).load(EMPTY, Operation.FAST_FORWARD, "Fast-forwarding...", 6)
     steps = actions(plan.work)
     assert steps.index(("add_column", "customers.loyalty_tier")) < steps.index(("load", "customers"))
-    customers = next(w for w in plan.work if isinstance(w, Rows) and w.table.name == "customers")
+    customers = next(w for w in expand(plan.work) if isinstance(w, Rows) and w.table.name == "customers")
     assert LOYALTY_TIER.name in customers.columns
 
 
