@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from airflow_source_simulator.core.statements import Action, Rows, Statement, Step
 from airflow_source_simulator.dialects.base import Dialect
@@ -12,6 +12,7 @@ from airflow_source_simulator.schema import SchemaRole, Table
 PUBLICATION_PREFIX = "source_simulator_"
 LOCK_PREFIX = "airflow_source_simulator:"
 STAGING_TABLE = "source_simulator_rows"
+CopyFormat = Literal["binary", "csv"]
 
 
 def publication_name(shop_schema: str) -> str:
@@ -35,20 +36,44 @@ class PostgresDialect(Dialect):
         )
 
     # --- bulk: COPY, and updates staged in a temporary table ---------------------------------
-    def copy_rows(self, rows: Rows) -> list[str]:
-        """The statements that apply ``rows``; the one holding ``FROM STDIN`` reads the rows as CSV."""
+    def copy_rows(self, rows: Rows, form: CopyFormat = "binary") -> list[str]:
+        """The statements that apply ``rows``; the one holding ``FROM STDIN`` reads them in ``form``."""
         names = ", ".join(rows.table.column_names)
         if rows.action not in (Action.UPDATE, Action.TOUCH):
-            return [f"COPY {rows.ref} ({names}) FROM STDIN (FORMAT csv)"]
+            return [f"COPY {rows.ref} ({names}) FROM STDIN (FORMAT {form})"]
         # COPY cannot update: stage the rows in a temporary table, then update from it.
         key = rows.table.key
         return [
             f"CREATE TEMPORARY TABLE {STAGING_TABLE} (LIKE {rows.ref})",
-            f"COPY {STAGING_TABLE} ({names}) FROM STDIN (FORMAT csv)",
+            f"COPY {STAGING_TABLE} ({names}) FROM STDIN (FORMAT {form})",
             f"UPDATE {rows.ref} AS t SET {self.assignments(self.updatable(rows.table), 'v')} "
             f"FROM {STAGING_TABLE} AS v WHERE t.{key} = v.{key}",
             f"DROP TABLE {STAGING_TABLE}",
         ]
+
+    @staticmethod
+    def column_types_query(table_ref: str) -> str:
+        """Each column's name and type (as ``regtype`` names it) of the table ``table_ref``."""
+        return (
+            "SELECT attname, atttypid::regtype::text FROM pg_attribute "
+            f"WHERE attrelid = '{table_ref}'::regclass AND attnum > 0 AND NOT attisdropped"
+        )
+
+    @staticmethod
+    def primary_key_query(table_ref: str) -> str:
+        """The name and definition of the table's primary key, where its replica identity is the default (the
+        primary key): a table whose replica identity names an index keeps that index."""
+        return (
+            "SELECT con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con "
+            "JOIN pg_class c ON c.oid = con.conrelid "
+            f"WHERE con.conrelid = '{table_ref}'::regclass AND con.contype = 'p' AND c.relreplident = 'd'"
+        )
+
+    def drop_constraint(self, table_ref: str, name: str) -> str:
+        return f"ALTER TABLE {table_ref} DROP CONSTRAINT {self.quote(name)}"
+
+    def add_constraint(self, table_ref: str, name: str, definition: str) -> str:
+        return f"ALTER TABLE {table_ref} ADD CONSTRAINT {self.quote(name)} {definition}"
 
     # --- one writer per source: a session-level advisory lock ---------------------------------
     @staticmethod

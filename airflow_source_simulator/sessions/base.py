@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from logging import Logger, getLogger
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -55,6 +55,10 @@ def wait_for(
         pause = min(pause * backoff, max(poll, 1.0))
 
 
+def _single(rows: Rows) -> Stream:
+    return Stream(rows.table, lambda: iter((rows,)))
+
+
 class HeldConnection:
     """A DB-API connection that survives the hook's close() after each run(), for one operation."""
 
@@ -83,6 +87,8 @@ class Session:
     # A bulk path (Arrow, COPY) for generated rows; without one they go as batched statements.
     bulk: ClassVar[bool] = False
     bulk_chunk_rows: ClassVar[int] = 500_000  # rows per bulk statement: the grain of progress lines
+    # Loads of at least this many rows go through ``key_after``; below, rebuilding the key costs more.
+    key_after_rows: int = 100_000  # an instance may lower it (the reliability suite does)
 
     def __init__(self, hook: DbApiHook) -> None:
         self.hook = hook
@@ -234,11 +240,8 @@ class Session:
                 if isinstance(item, Statement):
                     cursor.execute(item.sql)
                     on_step(item.step)
-                elif isinstance(item, Rows):
-                    for step in self._load(cursor, item):
-                        on_step(step)
                 else:
-                    self._load_stream(cursor, item, on_step)
+                    self._load_stream(cursor, item if isinstance(item, Stream) else _single(item), on_step)
 
     def _load(self, cursor: Any, rows: Rows) -> Iterator[Step]:
         """Load ``rows`` in pieces of ``bulk_chunk_rows``, yielding the step of each piece once it is in."""
@@ -252,23 +255,34 @@ class Session:
 
     def _load_stream(self, cursor: Any, stream: Stream, on_step: Callable[[Step], None]) -> None:
         """A stream of one part reports like rows; a longer one reports rows so far after each chunk, and the
-        totals at its end (they are known only then)."""
-        if stream.parts == 1:
-            for rows in stream.chunks():
-                for step in self._load(cursor, rows):
-                    on_step(step)
-            return
+        totals at its end (they are known only then). A large load builds the table's key after its rows."""
         totals: dict[Action, int] = {}
         soft: dict[Action, int] = {}
-        for rows in stream.chunks():
-            for _ in self._load(cursor, rows):
-                pass
-            action: Action = Action.INSERT if rows.action == Action.LOAD else rows.action
-            totals[action] = totals.get(action, 0) + len(rows)
-            soft[action] = soft.get(action, 0) + (rows.soft_deleted or 0)
-            on_step(Step(action, stream.table.name, None, None, totals[action]))
+        deferred = False
+        with ExitStack() as keys:
+            for rows in stream.chunks():
+                large = stream.parts > 1 or len(rows) >= self.key_after_rows
+                if rows.action == Action.LOAD and large and not deferred:
+                    keys.enter_context(self.key_after(cursor, rows))
+                    deferred = True
+                if stream.parts == 1:
+                    for step in self._load(cursor, rows):
+                        on_step(step)
+                    continue
+                for _ in self._load(cursor, rows):
+                    pass
+                action: Action = Action.INSERT if rows.action == Action.LOAD else rows.action
+                totals[action] = totals.get(action, 0) + len(rows)
+                soft[action] = soft.get(action, 0) + (rows.soft_deleted or 0)
+                on_step(Step(action, stream.table.name, None, None, totals[action]))
         for action, total in totals.items():
             on_step(Step(action, stream.table.name, total, soft[action] or None, total))
+
+    def key_after(self, cursor: Any, rows: Rows) -> AbstractContextManager[None]:
+        """Around a large load into ``rows.table``: sessions whose engine builds a primary key faster over
+        loaded rows than row by row drop it before and add it back after, in the operation's transaction.
+        By default the key is kept."""
+        return nullcontext()
 
     def bulk_cursor(self, transaction: bool) -> AbstractContextManager[Any]:
         """A cursor on the held connection, in a transaction committed on leaving if asked."""

@@ -1,4 +1,4 @@
-"""PostgreSQL: an operation is one transaction, DDL included; generated rows go through COPY."""
+"""PostgreSQL: an operation is one transaction, DDL included; generated rows go through binary COPY."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import pyarrow.csv as pa_csv
 
 from airflow_source_simulator.core.statements import Rows
 from airflow_source_simulator.data.arrow import to_arrow, to_csv
-from airflow_source_simulator.dialects.postgres import POSTGRES
+from airflow_source_simulator.dialects.postgres import POSTGRES, CopyFormat
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.sessions.base import Session, wait_for
+from airflow_source_simulator.sessions.pgbinary import BINARY_TYPES, encode
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -189,21 +190,50 @@ class PostgresSession(Session):
             f"held by PostgreSQL server process {', '.join(str(pid) for (pid,) in rows)}" if rows else "just released"
         )
 
-    # --- bulk: generated rows through COPY, as CSV written by Arrow ---------------------------
+    # --- bulk: generated rows through binary COPY, encoded from Arrow ---------------------------
     @contextmanager
     def bulk_cursor(self, transaction: bool) -> Iterator[Any]:
         conn = self.hook.get_conn()
         conn.autocommit = not transaction
+        self._transaction = transaction
+        self._forms: dict[str, CopyFormat] = {}
         with conn.cursor() as cursor:
             yield cursor
         if transaction:
             conn.commit()
 
     def bulk_rows(self, cursor: Any, rows: Rows, columns: dict[str, Any]) -> None:
-        csv = to_csv(to_arrow(rows.table, columns))
-        for sql in POSTGRES.copy_rows(rows):
+        form = self._form(cursor, rows)
+        table = to_arrow(rows.table, columns)
+        data = encode(table, rows.table.columns) if form == "binary" else to_csv(table)
+        for sql in POSTGRES.copy_rows(rows, form):
             if "FROM STDIN" in sql:
                 with cursor.copy(sql) as copy:
-                    copy.write(csv)
+                    copy.write(data)
             else:
                 cursor.execute(sql)
+
+    def _form(self, cursor: Any, rows: Rows) -> CopyFormat:
+        """Binary where every column of the table has the type the simulator gives it (the binary form is
+        the type's own), else CSV, which the server casts: a table its owner changed still loads."""
+        if rows.ref not in self._forms:
+            types = dict(cursor.execute(POSTGRES.column_types_query(rows.ref)).fetchall())
+            same = all(types.get(c.name) in BINARY_TYPES[c.type] for c in rows.table.columns)
+            self._forms[rows.ref] = "binary" if same else "csv"
+        return self._forms[rows.ref]
+
+    @contextmanager
+    def key_after(self, cursor: Any, rows: Rows) -> Iterator[None]:
+        """The table's primary key dropped before a large load and added back after it, in the operation's
+        transaction: PostgreSQL builds the index over the loaded rows about twice as fast as it maintains it
+        row by row. A failure rolls back the whole transaction, the key with it; outside a transaction the
+        key is kept. Readers of the table wait for the commit (the key's change locks the table), as they
+        would for a fast-forward's new state anyway."""
+        key = cursor.execute(POSTGRES.primary_key_query(rows.ref)).fetchone() if self._transaction else None
+        if key is None:
+            yield
+            return
+        name, definition = key
+        cursor.execute(POSTGRES.drop_constraint(rows.ref, name))
+        yield
+        cursor.execute(POSTGRES.add_constraint(rows.ref, name, definition))

@@ -60,6 +60,12 @@ def _at_day(day: int) -> Callable[[Simulator], None]:
     return prepare
 
 
+def _keys_after_every_load(simulator: Simulator) -> dict[str, Any]:
+    """A load whose every table builds its primary key after its rows (PostgreSQL does so for large loads)."""
+    simulator.session.key_after_rows = 1
+    return simulator.load_baseline()
+
+
 # Load and apply of the packaged SQL are struck (raised) at every statement in tests/integration/test_operations.py and
 # tests/integration/test_postgres.py; here they go through the bulk path, and reset through the packaged SQL.
 TRANSACTIONAL = [
@@ -67,6 +73,7 @@ TRANSACTIONAL = [
     # Generated states travel through each engine's bulk path (Arrow on DuckDB, COPY on PostgreSQL).
     Operation("load at scale 2 (bulk)", 2, _nothing, lambda s: s.load_baseline(), 0, "load_baseline"),
     Operation("apply day 1 at scale 2 (bulk)", 2, _at_day(0), lambda s: s.apply_delta(1), 1, "apply_delta"),
+    Operation("load at scale 2 (bulk, keys built after)", 2, _nothing, _keys_after_every_load, 0, "load_baseline"),
 ]
 
 WITHOUT_TRANSACTIONS = [
@@ -92,6 +99,8 @@ def _dry_run(source: Source, operation: Operation, transactional: bool) -> tuple
         f"{operation}: a clean run missed the manifest"
     )
     after = source.fingerprint()
+    keyed = {f"{schema}.{table}" for schema, table, _ in after.keys}
+    assert set(after.tables) <= keyed, f"{operation}: tables without their primary key: {set(after.tables) - keyed}"
     source.restore()
     return counted.calls, after
 

@@ -71,6 +71,7 @@ class Fingerprint:
 
     ledger: list[tuple[Any, ...]]
     tables: dict[str, tuple[int, str]]
+    keys: list[tuple[Any, ...]] = field(default_factory=list)  # (schema, table, primary key constraint)
 
 
 _ROW_TEXT = {"duckdb": "CAST(t AS VARCHAR)", "postgres": "t::text"}
@@ -95,9 +96,14 @@ def _fingerprint(engine: str, execute: Callable[[str], list[tuple[Any, ...]]], s
         if others
         else []
     )
+    keys = execute(
+        "SELECT table_schema, table_name, constraint_name FROM information_schema.table_constraints "
+        f"WHERE constraint_type = 'PRIMARY KEY' AND table_schema IN ({names}) ORDER BY 1, 2"
+    )
     return Fingerprint(
         execute(f"SELECT {LEDGER_COLUMNS} FROM {ledger[0]} ORDER BY 1") if ledger else [],
         {str(name): (int(count), str(md5)) for name, count, md5 in figures},
+        [tuple(key) for key in keys],
     )
 
 
