@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 from airflow_source_simulator.core import guards
@@ -340,16 +341,24 @@ class Simulator:
         if inspection.entry is None:
             raise VerificationError("nothing to verify: the simulator has not loaded this database yet.")
         entry = inspection.entry
-        expected = expected_tables(entry.day, entry.scale, entry.profile)
+        # The expected figures are generated on another thread while the tables are read back on this one.
+        with ThreadPoolExecutor(1, thread_name_prefix="source-simulator-expected") as pool:
+            expecting = pool.submit(expected_tables, entry.day, entry.scale, entry.profile)
+            tables = tables_at(entry.profile, entry.day)
+            found = {
+                t.name: simulator_rows(self.session, self.source, t) for t in tables if t.name in inspection.tables
+            }
+            expected = expecting.result()
         problems = []
-        for table in tables_at(entry.profile, entry.day):
+        for table in tables:
             want = expected[table.name]
-            if table.name not in inspection.tables:
+            if table.name not in found:
                 problems.append(f"{self.qualified(table)}: missing (expected {want['rows']} rows)")
                 continue
-            found = simulator_rows(self.session, self.source, table)
-            if any(found[k] != want[k] for k in found):
-                problems.append(f"{self.qualified(table)}: expected {describe(want)}, found {describe(found)}")
+            if any(value != want[k] for k, value in found[table.name].items()):
+                problems.append(
+                    f"{self.qualified(table)}: expected {describe(want)}, found {describe(found[table.name])}"
+                )
         if problems:
             raise VerificationError(
                 f"the database differs from the manifest of day {entry.day}:\n  " + "\n  ".join(problems)

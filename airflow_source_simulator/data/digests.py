@@ -9,7 +9,10 @@ digests generated rows and rows read back from a database, whatever types its dr
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -52,6 +55,24 @@ def lines(table: Table, data: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(joined, "", "\n")
 
 
+# Chunks of at least this many rows have their lines built in slices on every core (Arrow's kernels
+# release the GIL), and hashed in order.
+PARALLEL_ROWS = 100_000
+_WORKERS = max(1, min(os.cpu_count() or 1, 4))
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="source-simulator-digest")
+
+
+def _line_parts(table: Table, data: pa.Table) -> list[pa.Array]:
+    if data.num_rows < PARALLEL_ROWS or _WORKERS == 1:
+        return [lines(table, data)]
+    size = -(-data.num_rows // _WORKERS)
+    return list(_pool().map(lambda lo: lines(table, data.slice(lo, size)), range(0, data.num_rows, size)))
+
+
 def _data(array: pa.Array) -> memoryview:
     """The bytes of a string array's values, back to back."""
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
@@ -73,7 +94,8 @@ class TableDigest:
     def update(self, data: pa.Table) -> None:
         if not data.num_rows:
             return
-        self._hash.update(_data(lines(self.table, data)))
+        for part in _line_parts(self.table, data):
+            self._hash.update(_data(part))
         keys = pc.cast(data.column(self.table.key), pa.int64())  # text from a CSV read, too
         low, high = pc.min_max(keys).values()
         low, high = int(low.as_py()), int(high.as_py())

@@ -29,10 +29,17 @@ def _load(conn: psycopg.Connection[Any], ref: str, table: Table, rows: pa.Table,
         copy.write(data)
 
 
+def _one(conn: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
 def _differences(conn: psycopg.Connection[Any], left: str, right: str) -> int:
-    return conn.execute(
-        f"SELECT count(*) FROM ((TABLE {left} EXCEPT ALL TABLE {right}) UNION ALL (TABLE {right} EXCEPT ALL TABLE {left})) d"
-    ).fetchone()[0]
+    return _one(
+        conn,
+        f"SELECT count(*) FROM ((TABLE {left} EXCEPT ALL TABLE {right}) UNION ALL (TABLE {right} EXCEPT ALL TABLE {left})) d",
+    )[0]
 
 
 def test_binary_and_csv_copies_of_the_same_rows_hold_the_same_values(
@@ -43,18 +50,19 @@ def test_binary_and_csv_copies_of_the_same_rows_hold_the_same_values(
         for table, rows in cases:
             _load(conn, f"binary_{table.name}", table, rows, "binary")
             _load(conn, f"csv_{table.name}", table, rows, "csv")
-            assert conn.execute(f"SELECT count(*) FROM binary_{table.name}").fetchone()[0] == rows.num_rows
+            assert _one(conn, f"SELECT count(*) FROM binary_{table.name}")[0] == rows.num_rows
             assert _differences(conn, f"binary_{table.name}", f"csv_{table.name}") == 0, table.name
-        name, amount, seen = conn.execute("SELECT name, amount::text, seen FROM binary_every_type WHERE id = -7").fetchone()
+        name, amount, seen = _one(conn, "SELECT name, amount::text, seen FROM binary_every_type WHERE id = -7")
         assert (name, amount, seen) == (None, "-1234.05", None)
 
 
-def _key_index(conn: psycopg.Connection[Any], ref: str) -> tuple[int, str, str]:
+def _key_index(conn: psycopg.Connection[Any], ref: str) -> tuple[Any, ...]:
     """The OID and name of the table's primary key index, and the table's replica identity."""
-    return conn.execute(
+    return _one(
+        conn,
         "SELECT i.indexrelid::int, i.indexrelid::regclass::text, c.relreplident::text FROM pg_index i "
-        f"JOIN pg_class c ON c.oid = i.indrelid WHERE i.indrelid = '{ref}'::regclass AND i.indisprimary"
-    ).fetchone()
+        f"JOIN pg_class c ON c.oid = i.indrelid WHERE i.indrelid = '{ref}'::regclass AND i.indisprimary",
+    )
 
 
 def test_a_large_load_builds_the_primary_key_after_its_rows_under_the_same_name(

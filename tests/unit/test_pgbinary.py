@@ -35,7 +35,9 @@ ROWS = pa.table(
         "id": pa.array([1, -7, 2_147_483_647], pa.int64()),
         "name": pa.array(["Ann", None, "Zoë ✓ 😀"], pa.string()),
         "amount": pa.array([Decimal("0.00"), Decimal("-1234.05"), Decimal("99999999.99")], pa.decimal128(10, 2)),
-        "seen": pa.array([datetime(2024, 4, 1, 9, 30, 15), None, datetime(1999, 12, 31, 23, 59, 59)], pa.timestamp("s")),
+        "seen": pa.array(
+            [datetime(2024, 4, 1, 9, 30, 15), None, datetime(1999, 12, 31, 23, 59, 59)], pa.timestamp("s")
+        ),
         "born": pa.array([date(2000, 1, 1), date(1970, 1, 1), date(2031, 7, 4)], pa.date32()),
         "active": pa.array([True, False, True]),
     }
@@ -64,7 +66,7 @@ def read(data: bytes, columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
     assert data[:11] == b"PGCOPY\n\xff\r\n\x00"
     flags, extension = struct.unpack(">ii", data[11:19])
     assert (flags, extension) == (0, 0)
-    at, rows = 19, []
+    at, rows = 19, list[tuple[Any, ...]]()
     while True:
         (count,) = struct.unpack(">h", data[at : at + 2])
         at += 2
@@ -72,7 +74,7 @@ def read(data: bytes, columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
             assert at == len(data), "bytes after the trailer"
             return rows
         assert count == len(columns)
-        row = []
+        row: list[Any] = []
         for column in columns:
             (length,) = struct.unpack(">i", data[at : at + 4])
             at += 4
