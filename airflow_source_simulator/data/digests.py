@@ -73,7 +73,7 @@ def _line_parts(table: Table, data: pa.Table) -> list[pa.Array]:
     return list(_pool().map(lambda lo: lines(table, data.slice(lo, size)), range(0, data.num_rows, size)))
 
 
-def _data(array: pa.Array) -> memoryview:
+def text_bytes(array: pa.Array) -> memoryview:
     """The bytes of a string array's values, back to back."""
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
     start, end = offsets[array.offset], offsets[array.offset + len(array)]
@@ -94,14 +94,18 @@ class TableDigest:
     def update(self, data: pa.Table) -> None:
         if not data.num_rows:
             return
-        for part in _line_parts(self.table, data):
-            self._hash.update(_data(part))
         keys = pc.cast(data.column(self.table.key), pa.int64())  # text from a CSV read, too
         low, high = pc.min_max(keys).values()
-        low, high = int(low.as_py()), int(high.as_py())
-        self.min_id = low if self.min_id is None else min(self.min_id, low)
-        self.max_id = high if self.max_id is None else max(self.max_id, high)
-        self.rows += data.num_rows
+        self.add([text_bytes(part) for part in _line_parts(self.table, data)], data.num_rows, low.as_py(), high.as_py())
+
+    def add(self, text: list[memoryview] | list[bytes], rows: int, low: int, high: int) -> None:
+        """A chunk whose canonical lines (``lines``) were built elsewhere (by Spark's executors): their
+        bytes, its row count, and its lowest and highest key."""
+        for part in text:
+            self._hash.update(part)
+        self.min_id = int(low) if self.min_id is None else min(self.min_id, int(low))
+        self.max_id = int(high) if self.max_id is None else max(self.max_id, int(high))
+        self.rows += rows
 
     @property
     def digest(self) -> str:

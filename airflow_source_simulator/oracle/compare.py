@@ -39,6 +39,16 @@ class Differences:
     custom_rows: int = 0  # rows of the user's own (IDs from the custom floor), left out
     found_rows: int = 0
 
+    def merge(self, other: Differences) -> None:
+        """Add the differences of another key range of the same table."""
+        self.missing += other.missing
+        self.unexpected += other.unexpected
+        self.duplicated += other.duplicated
+        self.differing.update(other.differing)
+        self.not_closed += other.not_closed
+        self.custom_rows += other.custom_rows
+        self.found_rows += other.found_rows
+
 
 # Types a target column may have that compare with the source's as they are: no cast, no per-row work.
 _AS_THEY_ARE = {
@@ -146,7 +156,7 @@ class Comparison:
         key = quoted(self.table.key)
         extra = {"_deleted": marker(quoted(deleted), self.found_types[deleted])} if deleted else {"_deleted": "false"}
         self._found_view(columns, extra)
-        scope = "true" if custom_checked else f"{key} < {CUSTOM_ID_FLOOR}"
+        scope = "true" if custom_checked else f"({key} < {CUSTOM_ID_FLOOR} OR {key} IS NULL)"
         self.db.execute(f"CREATE OR REPLACE TEMP VIEW live AS SELECT * FROM found_all WHERE {scope} AND NOT _deleted")
         compared = [c.name for c in self.table.columns[1:] if c.name in columns]
         differs = " OR ".join(f"e.{quoted(c)} IS DISTINCT FROM f.{quoted(c)}" for c in compared) or "false"

@@ -8,6 +8,7 @@ updated on which day.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -19,6 +20,7 @@ from airflow_source_simulator.data.calendar import NULL_TS, day_of
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state
 from airflow_source_simulator.data.scenario import SCHEMA_CHANGE_DAY, Profile
+from airflow_source_simulator.data.stream import key_ranges, state_chunks, streamed
 from airflow_source_simulator.schema import LOYALTY_TIER, Table, tables_at
 
 # Columns the scd2 truth adds to a table's own: when each version became valid, and when it stopped being.
@@ -58,6 +60,19 @@ class Truth:
     def rows(self, name: str) -> pa.Table:
         """The table's rows at the end of the day (``replica``)."""
         return to_arrow(self.table(name), state(self.day, self.scale, self.profile).table(name))
+
+    def row_chunks(self, name: str) -> Iterator[tuple[pa.Table, tuple[int, int] | None]]:
+        """The table's rows at the end of the day, with the ``[lo, hi)`` key range of each chunk: the whole
+        table at once (range None) for a state generated whole, else key range by key range, so that a
+        state of any size is checked in bounded memory."""
+        if not streamed(self.day, self.scale):
+            yield self.rows(name), None
+            return
+        table = self.table(name)
+        ranges = key_ranges(name, self.day, self.scale)
+        chunks = state_chunks(self.day, self.scale, self.profile, table)
+        for keys, columns in zip(ranges, chunks, strict=True):
+            yield to_arrow(table, columns), keys
 
     def schema_change(self, name: str) -> int | None:
         """The day the profile's schema change added a column to ``name``, if it did by this state."""

@@ -15,10 +15,11 @@ import pyarrow as pa
 from airflow_source_simulator.core.arguments import parse_day, parse_profile, parse_scale
 from airflow_source_simulator.core.names import validate_schema_name
 from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR
+from airflow_source_simulator.data.stream import key_ranges, streamed
 from airflow_source_simulator.defaults import CRM_SCHEMA, SHOP_SCHEMA
 from airflow_source_simulator.errors import ArgumentError, SimulatorError
 from airflow_source_simulator.oracle import diagnose
-from airflow_source_simulator.oracle.compare import Comparison, engine
+from airflow_source_simulator.oracle.compare import Comparison, Differences, engine
 from airflow_source_simulator.oracle.options import HardDeletes, Layout, LayoutOptions, Mode, layout
 from airflow_source_simulator.oracle.report import Finding, Report, TableReport, plain
 from airflow_source_simulator.oracle.truth import Facts, Truth
@@ -164,6 +165,51 @@ def _target_columns(target: Session, shape: Layout, truth: Truth) -> dict[str, t
     return out
 
 
+def _replica(
+    db: duckdb.DuckDBPyConnection,
+    target: Session,
+    table: Table,
+    truth: Truth,
+    select: str,
+    key: str,
+    mapped: Mapping[str, str],
+    marker: str | None,
+    own: pa.Table | None,
+) -> tuple[Differences, list[Any], int]:
+    """A replica's differences, its keys flagged deleted and the rows expected: compared chunk by chunk when
+    the truth comes in key ranges (a large state), each range's target rows read on their own. The first
+    range also takes the target's keys below it, the last those above it and the NULL keys."""
+    out, flagged, expected_rows = Differences(), [], own.num_rows if own is not None else 0
+    chunks = truth.row_chunks(table.name)
+    ranges = len(key_ranges(table.name, truth.day, truth.scale)) if streamed(truth.day, truth.scale) else 1
+    for number, (expected, keys) in enumerate(chunks, start=1):
+        where = ""
+        if keys is not None and ranges > 1:
+            bounds = ([f"{key} >= {keys[0]}"] if number > 1 else []) + (
+                [f"{key} < {keys[1]}"] if number < ranges else []
+            )
+            where = " WHERE " + " AND ".join(bounds) + (f" OR {key} IS NULL" if number == ranges else "")
+        last = number == ranges
+        try:
+            found = target.read_arrow(select + where)
+        except Exception as error:
+            if not where:
+                raise
+            raise SimulatorError(
+                f"could not read the target's rows by key range ({where.strip()}): {error}. A state this large is "
+                f"checked key range by key range, which needs the key column {key} to compare with numbers."
+            ) from error
+        comparison = Comparison(db, table, expected, found, own if last else None)
+        try:
+            part, part_flagged = comparison.replica(mapped, marker, own is not None)
+        finally:
+            comparison.close()
+        expected_rows += expected.num_rows
+        out.merge(part)
+        flagged += part_flagged
+    return out, flagged, expected_rows
+
+
 def _check(
     db: duckdb.DuckDBPyConnection,
     target: Session,
@@ -215,25 +261,27 @@ def _check(
             report.notes.append(f"{qualified}: column {column} missing from {schema}.{name}")
     quote = target.dialect.quote
     columns = ", ".join(quote(c) for c in [*mapped.values(), *specials])
-    found = target.read_arrow(f"SELECT {columns} FROM {quote(place[0])}.{quote(place[1])}")
+    select = f"SELECT {columns} FROM {quote(place[0])}.{quote(place[1])}"
 
     def facts() -> Facts:  # computed only to explain a difference: a matching target never needs it
         return truth.facts(table.name)
 
     scd2 = shape.mode == Mode.SCD2
-    expected = truth.versions(table.name) if scd2 else truth.rows(table.name)
-    report.expected_rows = expected.num_rows + (own.num_rows if own is not None else 0)
-    comparison = Comparison(db, table, expected, found, own)
-    try:
-        if scd2:
+    flagged: list[Any] = []
+    if scd2:
+        expected = truth.versions(table.name)
+        report.expected_rows = expected.num_rows
+        comparison = Comparison(db, table, expected, target.read_arrow(select))
+        try:
             differences = comparison.scd2(
                 mapped, present[shape.valid_from_column.lower()], present[shape.valid_to_column.lower()]
             )
-            flagged: list[Any] = []
-        else:
-            differences, flagged = comparison.replica(mapped, marker, own is not None)
-    finally:
-        comparison.close()
+        finally:
+            comparison.close()
+    else:
+        differences, flagged, report.expected_rows = _replica(
+            db, target, table, truth, select, quote(mapped[table.key]), mapped, marker, own
+        )
     report.found_rows, report.custom_rows = differences.found_rows, differences.custom_rows
     noun = "versions" if scd2 else "rows"
     report.findings = [

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from airflow_source_simulator import verify_target
+from airflow_source_simulator.data import stream
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state
 from airflow_source_simulator.errors import SimulatorError
@@ -183,8 +184,18 @@ DAMAGE = {
 }
 
 
+@pytest.fixture(params=["whole", "by key range"])
+def chunks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The truth whole, or in key ranges of 500 keys as a state above the streaming threshold is checked."""
+    if request.param == "by key range":
+        monkeypatch.setattr(stream, "WHOLE_STATE_ROWS", 100)
+        monkeypatch.setattr(stream, "CHUNK_KEYS", 500)
+        assert len(stream.key_ranges("order_items", 3, 1)) == 4  # 1,502 items
+    return str(request.param)
+
+
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_each_kind_of_damage_is_named(day_three: Path, tmp_path: Path, damage: str) -> None:
+def test_each_kind_of_damage_is_named(day_three: Path, tmp_path: Path, damage: str, chunks: str) -> None:
     target = tmp_path / "target.duckdb"
     _copy_source(day_three, target)
     assert check(day_three, target).ok
@@ -201,6 +212,28 @@ def test_each_kind_of_damage_is_named(day_three: Path, tmp_path: Path, damage: s
         assert found["sample"][0]["columns"]["name"]["found"] == "Changed"
     if damage == "one stale version":
         assert found["sample"][0]["detail"] == "the update of day 3 is missing"
+
+
+def test_keys_outside_every_range_are_still_counted(day_three: Path, tmp_path: Path, chunks: str) -> None:
+    """Keys below the first range, above the last and NULL are the target's too: read with the first range,
+    and with the last."""
+    target = tmp_path / "target.duckdb"
+    _copy_source(day_three, target)
+    with duckdb.connect(str(target)) as db:
+        db.execute(
+            "INSERT INTO raw_jaffle_shop.order_items SELECT * REPLACE (-5 AS order_item_id) FROM "
+            "raw_jaffle_shop.order_items WHERE order_item_id = 1"
+        )
+        db.execute(
+            "INSERT INTO raw_jaffle_shop.order_items SELECT * REPLACE (NULL AS order_item_id) FROM "
+            "raw_jaffle_shop.order_items WHERE order_item_id = 2"
+        )
+        db.execute("DELETE FROM raw_jaffle_shop.order_items WHERE order_item_id IN (1, 700, 1400)")
+    report = check(day_three, target)
+    items = {t.table: t.to_dict() for t in report.tables}["jaffle_shop.order_items"]
+    assert items["rows_missing"]["count"] == 3
+    assert items["rows_the_source_does_not_hold"]["count"] == 2
+    assert items["found_rows"] == items["expected_rows"] - 1
 
 
 def test_a_missing_column_is_named(day_three: Path, tmp_path: Path) -> None:
