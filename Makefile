@@ -38,6 +38,14 @@ $(DBT_VENV)/.installed: requirements-dbt.txt
 	$(DBT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dbt.txt
 	touch $@
 
+# DuckDB 1.1, the oldest release that opens the simulator's files, reads a source in
+# tests/system/test_duckdb_readers.py, from a venv of its own.
+DUCKDB1_VENV := .venv-duckdb1
+$(DUCKDB1_VENV)/.installed: requirements-duckdb1.txt
+	$(PYTHON) -m venv $(DUCKDB1_VENV)
+	$(DUCKDB1_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-duckdb1.txt
+	touch $@
+
 $(AIRFLOW_HOME)/airflow.db: $(INSTALLED)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1
@@ -61,14 +69,14 @@ unit: $(INSTALLED)
 integration: $(INSTALLED)
 	$(BIN)/pytest tests/integration
 
-system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed
+system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DUCKDB1_VENV)/.installed
 	$(BIN)/pytest tests/system
 
 reliability: $(INSTALLED)
 	$(BIN)/pytest tests/reliability
 
 # Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes.
-test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed
+test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DUCKDB1_VENV)/.installed
 	$(BIN)/pytest -n 2
 
 # Only the end-to-end test (`make system` runs it too): a real api-server, scheduler and dag-processor

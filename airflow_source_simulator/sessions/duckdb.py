@@ -32,6 +32,12 @@ _FILE_LOCKED = re.compile(
 # writing operations take this per-file lock in the process instead.
 _PROCESS_LOCKS: dict[str, threading.RLock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
+# DuckDB 2 writes new files in storage version v2.0.0, which DuckDB 1.x cannot open, nor the tools pinned to it
+# (soda-core, datacontract-cli). A source is read by other people's tools, so new files are written readable
+# by DuckDB 1.1 and later unless the connection's extra names another version in its DuckDB settings.
+# A file keeps the version it was created with.
+STORAGE_SETTING = "storage_compatibility_version"
+STORAGE_VERSION = "v1.1.0"
 
 
 def in_memory(database: str) -> bool:
@@ -58,9 +64,11 @@ class DuckDBSession(Session):
     def from_connection(cls, conn_id: str, connection: Connection) -> DuckDBSession:
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
+        chosen = STORAGE_SETTING in (connection.extra_dejson.get("settings") or {})
+        settings = {} if chosen else {STORAGE_SETTING: STORAGE_VERSION}
         session = cls(
-            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False),
-            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False, read_only=True),
+            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False, settings=settings),
+            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False, read_only=True, settings=settings),
         )
         database = str(session.hook.get_database())
         if in_memory(database):
@@ -80,8 +88,10 @@ class DuckDBSession(Session):
             raise SimulatorError(
                 f"database={database!r} is an in-memory database that vanishes when the process ends: give a file path."
             )
+        settings = {STORAGE_SETTING: STORAGE_VERSION}
         return cls(
-            DuckDBHook(database=database, log_sql=False), DuckDBHook(database=database, log_sql=False, read_only=True)
+            DuckDBHook(database=database, log_sql=False, settings=settings),
+            DuckDBHook(database=database, log_sql=False, read_only=True, settings=settings),
         )
 
     def database_name(self) -> str:
