@@ -22,7 +22,8 @@ from airflow_source_simulator.core.guards import FAST_FORWARD_MEANING, FORCE_MEA
 from airflow_source_simulator.core.ledger import LedgerEntry, Operation, last_entry_query
 from airflow_source_simulator.core.names import validate_schema_name
 from airflow_source_simulator.core.plans import Plan, Source
-from airflow_source_simulator.core.report import Progress, status_box
+from airflow_source_simulator.core.report import Progress, Written, status_box
+from airflow_source_simulator.core.statements import Step
 from airflow_source_simulator.core.states import check_state_size, expected_tables
 from airflow_source_simulator.data.canonical import canonical_rows, format_fetched_rows
 from airflow_source_simulator.data.delta import day_delta
@@ -53,6 +54,7 @@ def _writing(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: Simulator, *args: Any, **kwargs: Any) -> Any:
+        self.written = Written()
         with self.session.hold(self.log), self.session.exclusive(self.schemas["shop"], self.log):
             return method(self, *args, **kwargs)
 
@@ -92,6 +94,7 @@ class Simulator:
         self.cdc_mode = dialect.cdc_mode(enable_cdc)
         self.log = log or logging.getLogger(__name__)
         self.run_key = run_key
+        self.written = Written()  # what the last writing operation wrote
 
     @property
     def schemas(self) -> dict[SchemaRole, str]:
@@ -169,10 +172,15 @@ class Simulator:
             )
         self.log.info("%s", plan.title)
         progress = Progress(self.source.schemas, plan.loading)
+
+        def done(step: Step) -> None:
+            self.written.record(step)
+            self.log.info("%s", progress.line(step))
+
         try:
             self.session.run(
                 plan.work,
-                lambda step: self.log.info("%s", progress.line(step)),
+                done,
                 transaction=plan.transaction,
                 schemas=sorted(set(self.schemas.values())),
             )

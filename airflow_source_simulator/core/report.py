@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_source_simulator.core.ledger import Operation
 from airflow_source_simulator.core.statements import Action, Step
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
 from airflow_source_simulator.schema import LEDGER_TABLE, TABLES_BY_NAME, SchemaRole
@@ -99,3 +101,28 @@ def status_box(status: Mapping[str, Any], schemas: Mapping[SchemaRole, str]) -> 
             lines.append("  " + " | ".join(cells))
     lines.append("═" * len(head))
     return "\n".join(lines)
+
+
+# Steps that write a table's rows: their rows count as written (a touch is a first save, updated again later).
+_WRITES = (Action.INSERT, Action.UPDATE, Action.TOUCH, Action.DELETE)
+
+
+@dataclass
+class Written:
+    """What one operation wrote, from its finished steps: its ledger record (None when it changed nothing),
+    the rows each table had written (inserted, updated or deleted), and the columns it added (table.column).
+    Lineage reports it."""
+
+    operation: Operation | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+
+    def record(self, step: Step) -> None:
+        if not step.finished:
+            return
+        if step.action in _WRITES and step.target in TABLES_BY_NAME and step.rows:
+            self.rows[step.target] = self.rows.get(step.target, 0) + step.rows
+        elif step.action == Action.ADD_COLUMN and not step.target.startswith(LEDGER_TABLE):
+            self.columns.append(step.target)
+        elif step.action == Action.LEDGER:
+            self.operation = Operation(step.target)

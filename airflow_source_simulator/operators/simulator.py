@@ -67,6 +67,7 @@ class _SimulatorOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("conn_id", "shop_schema", "crm_schema")
     ui_color = "#dbeafe"
+    writes = False  # lineage: the tables are this task's outputs, or its inputs
     enable_cdc: bool | str = False
     scale: int | str = 1
     profile: str = PROFILE
@@ -112,6 +113,26 @@ class _SimulatorOperator(BaseOperator):
             self.log.info("Stop requested: cancelling the running operation.")
             running.interrupt()
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The source's tables as OpenLineage datasets (outputs of a writing task, inputs of a status), with
+        their schema, the state's digest as version, and what the operation wrote: rows (``outputStatistics``)
+        and the lifecycle change (CREATE, OVERWRITE, ALTER). Called by the openlineage provider's listener."""
+        return self._lineage(complete=True)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """The datasets without what was written: a failed operation leaves the previous state."""
+        return self._lineage(complete=False)
+
+    def _lineage(self, *, complete: bool) -> Any:
+        from airflow_source_simulator.lineage import lineage
+
+        running = getattr(self, "_running", None)
+        if running is None:  # failed before it reached the source
+            from airflow.providers.openlineage.extractors import OperatorLineage
+
+            return OperatorLineage()
+        return lineage(running, getattr(self, "_result", None), writing=self.writes, complete=complete)
+
 
 class _WritingOperator(_SimulatorOperator):
     """An operator that changes the source tables, at a scale, and may switch change capture on for them.
@@ -133,6 +154,7 @@ class _WritingOperator(_SimulatorOperator):
     """
 
     template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "scale", "profile")
+    writes = True
     operation: Operation
 
     def __init__(
@@ -157,7 +179,8 @@ class _WritingOperator(_SimulatorOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         simulator = self.simulator(context)
-        return self._announce(context, simulator, self.change(simulator, context))
+        self._result = self._announce(context, simulator, self.change(simulator, context))
+        return self._result
 
     def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
         """Run this operator's operation; returns the status."""
@@ -269,4 +292,5 @@ class StatusOperator(_SimulatorOperator):
         self.verify = verify
 
     def execute(self, context: Context) -> dict[str, Any]:
-        return self.simulator(context).status(verify=self.verify)
+        self._result = self.simulator(context).status(verify=self.verify)
+        return self._result

@@ -38,6 +38,7 @@ AIRFLOW = Path(sys.executable).parent / "airflow"
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 USERNAME = "e2e"
 LOG_TAIL_LINES = 40
+OPENLINEAGE_EVENTS = "openlineage.jsonl"
 
 
 class AirflowServerError(RuntimeError):
@@ -257,6 +258,10 @@ def _environment(home: Path, port: int, source_database: Path, dags_folder: Path
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW_CONN_DUCKDB_DEFAULT": json.dumps({"conn_type": "duckdb", "host": str(source_database)}),
+            # The openlineage provider's listener writes every event to a file, which the test reads.
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(home / OPENLINEAGE_EVENTS), "append": True}
+            ),
         }
     )
     return environment

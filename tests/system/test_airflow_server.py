@@ -6,6 +6,7 @@ the tasks run under the LocalExecutor and write a DuckDB file that the test read
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.airflow import AirflowServer, airflow_server, json_or_text
+from tests.support.airflow import OPENLINEAGE_EVENTS, AirflowServer, airflow_server, json_or_text
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +94,22 @@ def test_classic_days_run_on_a_real_airflow_server(tmp_path: Path) -> None:
     assert status["profile"] == "classic"
     assert status["verified"] is True
     assert status["tables"] == DAY_3_COUNTS
+    # The openlineage provider's listener took each task's datasets from the operators.
+    complete = {}
+    for line in (server.home / OPENLINEAGE_EVENTS).read_text().splitlines():
+        event = json.loads(line)
+        job = event.get("job", {}).get("name", "")
+        if event.get("eventType") == "COMPLETE" and job.startswith(f"{DAG_ID}."):
+            complete[job.removeprefix(f"{DAG_ID}.")] = event
+    assert set(complete) >= {"reset", "apply_day_1", "apply_day_2", "apply_day_3", "status"}
+    reset = {o["name"]: o for o in complete["reset"]["outputs"]}
+    assert sorted(reset) == sorted(f"source.{name}" for name in DAY_3_COUNTS)
+    assert {o["namespace"] for o in reset.values()} == {"duckdb"}
+    assert {o["facets"]["lifecycleStateChange"]["lifecycleStateChange"] for o in reset.values()} == {"OVERWRITE"}
+    assert reset["source.jaffle_shop.customers"]["outputFacets"]["outputStatistics"]["rowCount"] == 100
+    day_3 = {o["name"]: o for o in complete["apply_day_3"]["outputs"]}
+    assert "lifecycleStateChange" not in day_3["source.jaffle_shop.customers"]["facets"]
+    assert sorted(i["name"] for i in complete["status"]["inputs"]) == sorted(reset)
     with duckdb.connect(str(server.source_database), read_only=True) as source:
         assert source.execute("select count(*) from jaffle_shop.customers").fetchone() == (175,)
     assert server.remaining_processes() == []
