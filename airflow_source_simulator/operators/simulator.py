@@ -18,7 +18,7 @@ from airflow_source_simulator.core.arguments import (
     parse_profile,
     parse_scale,
 )
-from airflow_source_simulator.core.guards import FAST_FORWARD_MEANING
+from airflow_source_simulator.core.guards import FAST_FORWARD_MEANING, FORCE_MEANING
 from airflow_source_simulator.core.ledger import Operation
 from airflow_source_simulator.core.names import validate_schema_name
 from airflow_source_simulator.defaults import CONN_ID, CRM_SCHEMA, PROFILE, SHOP_SCHEMA
@@ -29,6 +29,9 @@ from airflow_source_simulator.simulator import Simulator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+
+VERIFY_MEANING = "True also compares every table with the manifest of the ledger's day"
 
 
 def day_of_run(logical_date: dt.datetime | None, start_date: dt.datetime | None) -> int | str:
@@ -52,8 +55,12 @@ def day_of_run(logical_date: dt.datetime | None, start_date: dt.datetime | None)
     return day
 
 
-def _is_template(value: object) -> bool:
-    return isinstance(value, str) and "{{" in value
+def _plain(value: object) -> bool:
+    """A value given as itself, checked when the DAG is parsed. Anything else (a template, a task's output
+    as ``XComArg``, a mapped argument) is resolved when the task runs and checked then, with the same messages."""
+    if isinstance(value, str):
+        return "{{" not in value and "{%" not in value
+    return value is None or isinstance(value, (bool, int, float))
 
 
 class _SimulatorOperator(BaseOperator):
@@ -82,7 +89,7 @@ class _SimulatorOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         for name, value in (("shop_schema", shop_schema), ("crm_schema", crm_schema)):
-            if not _is_template(value):
+            if _plain(value):
                 validate_schema_name(value, name)
         self.conn_id = conn_id
         self.shop_schema = shop_schema
@@ -164,15 +171,15 @@ class _WritingOperator(_SimulatorOperator):
             kwargs.get(k, d)
             for k, d in (("conn_id", CONN_ID), ("shop_schema", SHOP_SCHEMA), ("crm_schema", CRM_SCHEMA))
         ]
-        if "outlets" not in kwargs and not any(_is_template(v) for v in source):
+        if "outlets" not in kwargs and all(_plain(v) for v in source):
             kwargs["outlets"] = source_assets(*source)
         super().__init__(**kwargs)
-        if not _is_template(profile):
+        if _plain(profile):
             parse_profile(profile)
         self.profile = profile
-        if not isinstance(enable_cdc, (bool, str)):
+        if _plain(enable_cdc) and not isinstance(enable_cdc, (bool, str)):
             raise ValueError(f"enable_cdc={enable_cdc!r} is not valid: give True, False or a mechanism name.")
-        if not _is_template(scale):
+        if _plain(scale):
             parse_scale(scale)
         self.scale = scale
         self.enable_cdc = enable_cdc
@@ -212,11 +219,21 @@ class _TakeoverOperator(_WritingOperator):
     """An operator that writes the baseline, and so may meet same-named tables it did not create.
 
     :param force: take over same-named tables the simulator did not create (their rows are replaced).
+        (templated)
     """
 
-    def __init__(self, *, force: bool = False, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = (*_WritingOperator.template_fields, "force")
+
+    def __init__(self, *, force: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # A literal must be a bool (the text "False" is truthy); a template's rendering may be its text.
+        self._force_rendered = not _plain(force)
+        if not self._force_rendered:
+            parse_flag(force, "force", FORCE_MEANING)
         self.force = force
+
+    def forced(self) -> bool:
+        return parse_flag(self.force, "force", FORCE_MEANING, rendered=self._force_rendered)
 
 
 class LoadBaselineOperator(_TakeoverOperator):
@@ -226,7 +243,7 @@ class LoadBaselineOperator(_TakeoverOperator):
     operation = Operation.LOAD_BASELINE
 
     def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
-        return simulator.load_baseline(force=self.force)
+        return simulator.load_baseline(force=self.forced())
 
 
 class ApplyDeltaOperator(_WritingOperator):
@@ -249,9 +266,9 @@ class ApplyDeltaOperator(_WritingOperator):
 
     def __init__(self, *, day: DaySpec | str, fast_forward: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not _is_template(day) and day not in (NEXT_DAY, AUTO_DAY):
+        if _plain(day) and day not in (NEXT_DAY, AUTO_DAY):
             parse_day(day)
-        if not _is_template(fast_forward):
+        if _plain(fast_forward):
             parse_flag(fast_forward, "fast_forward", FAST_FORWARD_MEANING, rendered=True)
         self.day = day
         self.fast_forward = fast_forward
@@ -277,20 +294,26 @@ class ResetOperator(_TakeoverOperator):
     operation = Operation.RESET
 
     def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
-        return simulator.reset(force=self.force)
+        return simulator.reset(force=self.forced())
 
 
 class StatusOperator(_SimulatorOperator):
     """Report the ledger's day and the row count of every table. Read-only.
 
     :param verify: also compare counts, ID ranges and content digests with the packaged manifest of the
-        ledger's day, and fail naming every table that differs.
+        ledger's day, and fail naming every table that differs. (templated)
     """
 
-    def __init__(self, *, verify: bool = False, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "verify")
+
+    def __init__(self, *, verify: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._verify_rendered = not _plain(verify)
+        if not self._verify_rendered:
+            parse_flag(verify, "verify", VERIFY_MEANING)
         self.verify = verify
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self._result = self.simulator(context).status(verify=self.verify)
+        verify = parse_flag(self.verify, "verify", VERIFY_MEANING, rendered=self._verify_rendered)
+        self._result = self.simulator(context).status(verify=verify)
         return self._result

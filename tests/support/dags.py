@@ -24,3 +24,16 @@ def states(dag_run: Any) -> dict[str, str | None]:
 
 # What an operator's execute() is given outside a task run: no asset events, no logical date.
 NO_CONTEXT: Any = {}
+
+
+def serialize(dag: Any) -> Any:
+    """Write a DAG defined in a test to the metadata database, as the DAG processor would (``dag.test()``
+    runs only serialized DAGs); returns it."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=[])
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+    return dag

@@ -142,3 +142,26 @@ def test_auto_counts_days_from_the_start_date() -> None:
         day_of_run(dt.datetime(2024, 3, 31, tzinfo=UTC), start)
     with pytest.raises(SimulatorError, match="start_date"):
         day_of_run(start, None)
+
+
+def _task_output() -> object:
+    """A task's output as a DAG file passes it: an XComArg."""
+    from airflow.sdk import DAG, task
+
+    with DAG("outputs", schedule=None):
+
+        @task
+        def pick() -> int:
+            return 2
+
+        return pick()
+
+
+def test_task_outputs_and_templates_are_accepted_when_the_dag_is_parsed() -> None:
+    output = _task_output()
+    for name in ("day", "scale", "profile", "fast_forward", "enable_cdc", "conn_id", "shop_schema", "crm_schema"):
+        ApplyDeltaOperator(task_id=f"apply_{name}", **{"day": 1, name: output})  # type: ignore[arg-type]
+    LoadBaselineOperator(task_id="load", force=output, scale="{% if true %}2{% endif %}")  # type: ignore[arg-type]
+    StatusOperator(task_id="status", verify=output)  # type: ignore[arg-type]
+    # A source named by a task's output is unknown until the task runs: no asset URIs are made from it.
+    assert ApplyDeltaOperator(task_id="out", day=1, conn_id=output).outlets == []  # type: ignore[arg-type]
