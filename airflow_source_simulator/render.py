@@ -92,15 +92,23 @@ MANIFEST_PROFILE_DAYS = 7  # the expected changes of each profile are listed for
 
 def profile_changes() -> dict:
     """Per profile, day and table: the keys each day inserts, updates, soft-deletes and hard-deletes,
-    the keys it saves twice, and the schema changes it makes."""
+    the keys it saves twice, the late keys (inserted with an ``updated_at`` no newer than the table's
+    high-water mark at the end of the day before, so a watermark load misses them), and the schema changes
+    it makes."""
     out: dict = {}
     for profile in PROFILES:
         days: dict = {}
         for day in range(1, MANIFEST_PROFILE_DAYS + 1):
             tables = {}
-            for name, change in day_delta(day, SCALE, profile=profile).items():
+            before = Generator(day - 1, SCALE, profile)
+            for name, change in day_delta(day, SCALE, before=before, profile=profile).items():
                 table = TABLES_BY_NAME[name]
+                stamps = before.table(name)["updated_at"]
+                watermark = stamps.max() if len(stamps) else None
+                inserted = change.inserted
+                late = [] if watermark is None else inserted[table.key][inserted["updated_at"] <= watermark].tolist()
                 tables[name] = {
+                    "late": late,
                     "inserted": change.inserted[table.key].tolist(),
                     "updated": change.updated[table.key].tolist(),
                     "soft_deleted": change.soft_deleted_keys.tolist(),

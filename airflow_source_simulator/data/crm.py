@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 
 from airflow_source_simulator.data import vocabulary as vocab
 from airflow_source_simulator.data.calendar import DAY, HOUR, MINUTE, NULL_TS, _epoch, day_of, day_start
@@ -23,6 +24,9 @@ from airflow_source_simulator.data.scenario import (
 )
 
 CAMPAIGN_START = _epoch(2024, 1, 1) // DAY  # in days
+# Late sessions start between 00:30 and 04:30 and last at most an hour: all over before 06:00.
+LATE_FROM, LATE_SPAN = 30 * MINUTE, 4 * HOUR
+LATE_PERMUTATION = 1_000_000_007  # a prime: coprime with every cohort size (at most 5 M sessions a day)
 CAMPAIGN_END = _epoch(2024, 6, 30) // DAY
 
 
@@ -97,14 +101,27 @@ class CrmRows(CustomerRows):
             "deleted_at": np.full_like(ids, NULL_TS),
         }
 
+    def _late_sessions(self, ids: I64, cohort: I64) -> npt.NDArray[np.bool_]:
+        """Which sessions arrive late: exactly ``round(LATE_SHARE * size)`` of each day's cohort. A key's
+        position in its cohort goes through a permutation (multiplying by a prime larger than any cohort, plus
+        an offset per cohort), so the choice is the same whichever key range is generated."""
+        groups = cohorts("web_sessions", self.day, self.scale)
+        first, size = groups.first[cohort], groups.size[cohort]
+        late = np.floor(size * LATE_SHARE + 0.5).astype(np.int64)
+        offset = below(hash_keys(cohort, "web_sessions.late"), np.maximum(size, 1))
+        position = ((ids - first) * LATE_PERMUTATION + offset) % np.maximum(size, 1)
+        return (cohort > 0) & (position < late)
+
     @cached_property
     def web_sessions(self) -> Columns:
         ids, cohort, start = self._crm_rows("web_sessions", 6, 16)
         if self.profile == CDC:
-            # Sessions recorded offline by the mobile app sync a day late: their timestamps lie before
-            # the day they arrive on, so a watermark on updated_at misses them.
-            late = (cohort > 0) & (unit(hash_keys(ids, "web_sessions.late")) < LATE_SHARE)
-            start = np.where(late, start - DAY, start)
+            # Sessions recorded offline by the mobile app sync a day late: they took place in the small hours
+            # of the day before they arrive, before that day's first on-time session (06:00), so before its
+            # high-water mark, and a watermark on updated_at misses every one of them.
+            late = self._late_sessions(ids, cohort)
+            night = day_start(cohort - 1) + LATE_FROM + below(hash_keys(ids, "web_sessions.late_at"), LATE_SPAN)
+            start = np.where(late, night, start)
         seconds = 30 + below(hash_keys(ids, "web_sessions.duration"), 3_570)
         end = start + seconds
         columns = {

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from airflow_source_simulator import packaged
 from airflow_source_simulator.data.calendar import day_start
+from airflow_source_simulator.data.cohorts import cohorts
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import Generator
 from airflow_source_simulator.data.hashing import permute, unpermute
+from airflow_source_simulator.data.scenario import LATE_SHARE
 from airflow_source_simulator.schema import tables_at
 
 
@@ -60,13 +63,34 @@ def test_customers_keep_changing_at_about_five_percent_a_day_after_the_classic_d
     assert 0.045 < updated / eligible < 0.055
 
 
-def test_some_rows_arrive_late_and_a_watermark_would_miss_them() -> None:
-    late = 0
-    for day in range(1, 8):
-        inserted = day_delta(day, profile="cdc")["web_sessions"].inserted
-        late += int((inserted["updated_at"] < day_start(day)).sum())
-    assert late > 0
+@pytest.mark.parametrize("scale", [1, 3, 20])
+def test_late_rows_are_an_exact_share_each_older_than_the_day_befores_high_water_mark(scale: int) -> None:
+    for day in range(1, 31):
+        watermark = Generator(day - 1, scale, "cdc").table("web_sessions")["updated_at"].max()
+        inserted = day_delta(day, scale, profile="cdc")["web_sessions"].inserted
+        arrived = int(cohorts("web_sessions", day, scale).size[day])
+        chosen = Generator(day, scale, "cdc").table("web_sessions")
+        late = inserted["updated_at"] <= watermark
+        # Exactly round(10 %) of the day's sessions are late, each older than the day before's newest row...
+        assert int(late.sum()) == int(np.floor(arrived * LATE_SHARE + 0.5)), (scale, day)
+        # ...and every other row the day inserts (its on-time sessions, restored ones) is newer than it.
+        assert (inserted["updated_at"][~late] > watermark).all()
+        assert (
+            chosen["created_at"][np.isin(chosen["session_id"], inserted["session_id"][late])] < day_start(day)
+        ).all()
+    # The classic profile has no late rows: each day's rows are created on that day.
     assert all((day_delta(d)["web_sessions"].inserted["created_at"] >= day_start(d)).all() for d in range(1, 8))
+
+
+def test_changes_json_lists_the_late_keys_of_each_day() -> None:
+    changes = packaged.changes()
+    for day in range(1, 8):
+        watermark = Generator(day - 1, 1, "cdc").table("web_sessions")["updated_at"].max()
+        inserted = day_delta(day, profile="cdc")["web_sessions"].inserted
+        expected = inserted["session_id"][inserted["updated_at"] <= watermark].tolist()
+        assert changes["cdc"][str(day)]["tables"]["web_sessions"]["late"] == expected
+        assert len(expected) == 5
+        assert all(not t["late"] for t in changes["classic"][str(day)]["tables"].values())
 
 
 @pytest.mark.parametrize("day", [4, 9, 77, 91, 92])
