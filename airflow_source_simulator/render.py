@@ -100,10 +100,10 @@ def profile_changes() -> dict:
         days: dict = {}
         for day in range(1, MANIFEST_PROFILE_DAYS + 1):
             tables = {}
-            before = Generator(day - 1, SCALE, profile)
-            for name, change in day_delta(day, SCALE, before=before, profile=profile).items():
+            previous = Generator(day - 1, SCALE, profile)
+            for name, change in day_delta(day, SCALE, before=previous, profile=profile).items():
                 table = TABLES_BY_NAME[name]
-                stamps = before.table(name)["updated_at"]
+                stamps = previous.table(name)["updated_at"]
                 watermark = stamps.max() if len(stamps) else None
                 inserted = change.inserted
                 late = [] if watermark is None else inserted[table.key][inserted["updated_at"] <= watermark].tolist()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -98,7 +99,7 @@ class TableDigest:
         low, high = pc.min_max(keys).values()
         self.add([text_bytes(part) for part in _line_parts(self.table, data)], data.num_rows, low.as_py(), high.as_py())
 
-    def add(self, text: list[memoryview] | list[bytes], rows: int, low: int, high: int) -> None:
+    def add(self, text: Iterable[memoryview | bytes], rows: int, low: int, high: int) -> None:
         """A chunk whose canonical lines (``lines``) were built elsewhere (by Spark's executors): their
         bytes, its row count, and its lowest and highest key."""
         for part in text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 
@@ -33,7 +34,7 @@ def serialize(dag: Any) -> Any:
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
     DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=[])
+    bag = DagBag(dag_folder=tempfile.mkdtemp())  # an empty folder: only this DAG
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
     return dag

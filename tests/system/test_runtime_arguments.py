@@ -40,7 +40,7 @@ def test_a_day_and_a_connection_from_task_outputs(airflow_db: Path, duckdb_conne
 
         conn = source()
         load = LoadBaselineOperator(task_id="load", conn_id=conn)
-        apply = ApplyDeltaOperator(task_id="apply", conn_id=conn, day=which_day(), fast_forward=True)
+        apply = ApplyDeltaOperator(task_id="apply", conn_id=conn, day=which_day(), fast_forward=True)  # type: ignore[arg-type]
         load >> apply
     assert apply.outlets == []  # the source is unknown until the task runs
     run = serialize(dag).test()

@@ -164,4 +164,4 @@ def test_task_outputs_and_templates_are_accepted_when_the_dag_is_parsed() -> Non
     LoadBaselineOperator(task_id="load", force=output, scale="{% if true %}2{% endif %}")  # type: ignore[arg-type]
     StatusOperator(task_id="status", verify=output)  # type: ignore[arg-type]
     # A source named by a task's output is unknown until the task runs: no asset URIs are made from it.
-    assert ApplyDeltaOperator(task_id="out", day=1, conn_id=output).outlets == []  # type: ignore[arg-type]
+    assert ApplyDeltaOperator(task_id="out", day=1, conn_id=output).outlets == []
