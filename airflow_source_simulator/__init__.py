@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     )
     from airflow_source_simulator.oracle import verify_target
 
+from airflow_source_simulator.data.calendar import day_of_date, simulated_date
+
 __all__ = [
     "ApplyDeltaOperator",
     "LoadBaselineOperator",
@@ -23,6 +25,8 @@ __all__ = [
     "StatusOperator",
     "VerifyTargetOperator",
     "__version__",
+    "day_of_date",
+    "simulated_date",
     "verify_target",
 ]
 

@@ -38,6 +38,17 @@ def day_start(day: Any) -> Any:
     return DAY_ONE + (day - 1) * DAY
 
 
+def simulated_date(day: int) -> dt.date:
+    """The calendar date of simulated day ``day`` (day 0, the baseline, is 2024-03-31)."""
+    return dt.datetime.fromtimestamp(day_start(day), dt.UTC).date()
+
+
+def day_of_date(date: dt.date | str) -> int:
+    """The simulated day of a calendar date (``"2024-04-01"`` is day 1): the inverse of ``simulated_date``."""
+    value = dt.date.fromisoformat(date) if isinstance(date, str) else date
+    return (value - simulated_date(0)).days
+
+
 def state_end(day: int) -> int:
     """First second after the state of day ``day``: an event belongs to the state if it is earlier."""
     return day_start(day + 1)

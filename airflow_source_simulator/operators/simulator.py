@@ -21,6 +21,7 @@ from airflow_source_simulator.core.arguments import (
 from airflow_source_simulator.core.guards import FAST_FORWARD_MEANING, FORCE_MEANING
 from airflow_source_simulator.core.ledger import Operation
 from airflow_source_simulator.core.names import validate_schema_name
+from airflow_source_simulator.data.calendar import simulated_date
 from airflow_source_simulator.defaults import CONN_ID, CRM_SCHEMA, PROFILE, SHOP_SCHEMA
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import TABLES
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 
 VERIFY_MEANING = "True also compares every table with the manifest of the ledger's day"
+DAY_PARTITIONS_MEANING = "True gives each asset event the simulated date as its partition key"
 
 
 def day_of_run(logical_date: dt.datetime | None, start_date: dt.datetime | None) -> int | str:
@@ -154,6 +156,10 @@ class _WritingOperator(_SimulatorOperator):
         hard deletes, keys that come back, two updates to one key in a day, late-arriving rows, and a
         new column on day 5). A database keeps its profile: reset to change it. (templated)
 
+    :param day_partitions: give each asset event the simulated date of the day it leaves the source at as its
+        partition key (``"2024-04-01"`` for day 1, ``"2024-03-31"`` for the baseline), for consumers scheduled
+        with ``PartitionedAssetTimetable`` (Airflow 3.3 or later). Off by default: Airflow queues a consumer
+        scheduled on plain assets only for events without a partition key.
     :param enable_cdc: switch the platform's change capture on for the eight tables (idempotent):
         ``True`` for the platform's default — a publication on PostgreSQL, Change Tracking on SQL Server /
         Azure SQL, the change data feed on Databricks — or a mechanism by name (``"cdc"`` on SQL Server).
@@ -165,7 +171,13 @@ class _WritingOperator(_SimulatorOperator):
     operation: Operation
 
     def __init__(
-        self, *, scale: int | str = 1, profile: str = PROFILE, enable_cdc: bool | str = False, **kwargs: Any
+        self,
+        *,
+        scale: int | str = 1,
+        profile: str = PROFILE,
+        enable_cdc: bool | str = False,
+        day_partitions: bool = False,
+        **kwargs: Any,
     ) -> None:
         source = [
             kwargs.get(k, d)
@@ -183,6 +195,7 @@ class _WritingOperator(_SimulatorOperator):
             parse_scale(scale)
         self.scale = scale
         self.enable_cdc = enable_cdc
+        self.day_partitions = parse_flag(day_partitions, "day_partitions", DAY_PARTITIONS_MEANING)
 
     def execute(self, context: Context) -> dict[str, Any]:
         simulator = self.simulator(context)
@@ -199,13 +212,22 @@ class _WritingOperator(_SimulatorOperator):
         if events is None:  # executed outside a task run: no asset events to describe
             return result
         rows = {t.name: result["tables"].get(simulator.qualified(t)) for t in TABLES}
+        date = simulated_date(result["day"]).isoformat()
         for asset in self.outlets:
             uri = getattr(asset, "uri", "")
             table = uri.rsplit("/", 1)[-1]
             if uri.startswith(f"{SCHEME}://") and table in rows:
+                if self.day_partitions:
+                    if not hasattr(events[asset], "add_partitions"):
+                        raise SimulatorError(
+                            "day_partitions=True needs partitioned assets, which Airflow has from 3.3: upgrade "
+                            "Airflow, or leave day_partitions off."
+                        )
+                    events[asset].add_partitions(date)
                 events[asset].extra = {
                     "operation": str(self.operation),
                     "day": result["day"],
+                    "date": date,
                     "changed": result.get("changed", True),
                     "rows": rows[table],
                     "platform": simulator.session.name,

@@ -25,6 +25,8 @@ def test_every_example_dag_parses(dagbag: Any) -> None:
     assert set(dagbag.dag_ids) == {
         "source_simulator_classic_days",
         "source_simulator_daily",
+        "source_simulator_daily_partitions",
+        "source_simulator_per_day",
         "source_simulator_on_demand",
         "source_simulator_ingestion",
         "source_simulator_postgres",
@@ -99,3 +101,39 @@ def test_on_demand_runs_the_operation_chosen_in_the_form(dagbag: Any, source_db:
     jumped = dag.test(run_conf={"operation": "apply_delta", "day": 12, "fast_forward": True})
     assert jumped.state == "success", states(jumped)
     assert return_value(jumped, "apply_delta")["day"] == 12
+
+
+def test_daily_partitions_carry_the_simulated_date_and_queue_the_per_day_consumer(dagbag: Any, source_db: Path) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel, AssetPartitionDagRun
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:  # Airflow queues runs only for unpaused consumers
+        session.query(DagModel).filter_by(dag_id="source_simulator_per_day").update({"is_paused": False})
+    dag = dagbag.get_dag("source_simulator_daily_partitions")
+    for day in (1, 2):
+        run = dag.test(logical_date=dt.datetime(2024, 4, day, tzinfo=dt.UTC))
+        assert run.state == "success", states(run)
+    with create_session() as session:
+        events = (
+            session.query(AssetModel.uri, AssetEvent.partition_key, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetEvent.source_dag_id == dag.dag_id, AssetEvent.source_task_id == "apply_day")
+            .all()
+        )
+        queued = {
+            row.partition_key
+            for row in session.query(AssetPartitionDagRun).filter_by(target_dag_id="source_simulator_per_day")
+        }
+    # Eight tables, two days: every event partitioned by its simulated date, which its extra repeats.
+    assert sorted({(key, extra["day"], extra["date"]) for _, key, extra in events}) == [
+        ("2024-04-01", 1, "2024-04-01"),
+        ("2024-04-02", 2, "2024-04-02"),
+    ]
+    assert len(events) == 16 and all(uri.endswith("_daily/" + uri.rsplit("/", 1)[1]) for uri, _, _ in events)
+    assert queued == {"2024-04-01", "2024-04-02"}  # the consumer waits for each date's eight partitions
+
+    # The consumer knows its day from the partition key alone.
+    consumer = dagbag.get_dag("source_simulator_per_day").get_task("process_day")
+    result = consumer.python_callable(dag_run=type("Run", (), {"partition_key": "2024-04-02"})())
+    assert result == {"day": 2, "date": "2024-04-02", "customers_changed": 27}
