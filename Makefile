@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 SOURCE_DB ?= $(CURDIR)/.airflow/simulated_source.duckdb
 export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(SOURCE_DB)"}
 
-.PHONY: simulate test lint typecheck unit integration system reliability e2e bench render clean
+.PHONY: simulate test lint typecheck unit integration system reliability e2e bench bench-big render diagrams clean
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,8 +90,17 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/spark_generation.py
 	$(BIN)/python benchmarks/oracle.py
 
+# The big run: scale 1000 at day 365 (128 M rows) into DuckDB and PostgreSQL, and on Spark local[2].
+# About 20 minutes on two cores and 40 GB of temporary disk; not part of `make bench`.
+bench-big: $(INSTALLED)
+	$(BIN)/python benchmarks/big_run.py
+
 render: $(INSTALLED)
 	$(BIN)/python -m airflow_source_simulator.render --output sql
 
+# The schema diagrams (Mermaid in docs/schema.md, DBML in docs/schema.dbml), from schema.py.
+diagrams: $(INSTALLED)
+	$(BIN)/python -m airflow_source_simulator.diagrams --output docs
+
 clean:
-	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(AIRFLOW_HOME) build dist *.egg-info
+	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DUCKDB1_VENV) $(AIRFLOW_HOME) build dist *.egg-info

@@ -124,6 +124,33 @@ TABLES: tuple[Table, ...] = (
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
+
+@dataclass(frozen=True)
+class Reference:
+    """``table.column`` holds keys of ``target_table`` (its first column). The DDL declares no FOREIGN KEY
+    constraints, so the references are kept here as data: the diagrams render them, and a test checks
+    that the generated rows honour them."""
+
+    table: str
+    column: str
+    target_table: str
+
+    @property
+    def target_column(self) -> str:
+        return TABLES_BY_NAME[self.target_table].key
+
+
+# Every reference between the tables, in TABLES order; two cross the schemas (crm -> shop).
+REFERENCES: tuple[Reference, ...] = (
+    Reference("orders", "customer_id", "customers"),
+    Reference("order_items", "order_id", "orders"),
+    Reference("order_items", "product_id", "products"),
+    Reference("payments", "order_id", "orders"),
+    Reference("email_activity", "customer_id", "customers"),
+    Reference("email_activity", "campaign_id", "campaigns"),
+    Reference("web_sessions", "customer_id", "customers"),
+)
+
 LEDGER_TABLE = "source_simulator_ledger"
 # The ledger's column for the change profile keeps the name every ledger written so far has.
 LEDGER_PROFILE_COLUMN = "scenario"

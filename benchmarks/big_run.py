@@ -7,7 +7,7 @@ digested: its digests must equal the manifest's.
 
 Each engine runs in a process of its own, so that its peak RSS is its own; wall time, rows/s and peak RSS
 are printed as a Markdown table. Needs about 40 GB of free disk (PostgreSQL's files and WAL, DuckDB's
-file) in the temporary folder. Not a test: it takes about half an hour on two cores.
+file) in the temporary folder. Not a test: it takes about 20 minutes on two cores.
 """
 
 from __future__ import annotations

@@ -1,37 +1,45 @@
-"""Benchmark: generation and bulk loading at scale 1, 100 and 1000, in one run.
+"""Benchmark: generate, load and verify at scale 1, 100 and 1000, each against a ceiling measured in the
+same run, with each scale's peak RSS per row; then the classic in-process sequence at each scale.
 
     make bench      (or: .venv/bin/python benchmarks/scale.py [--scales 1 100 1000] [--no-postgres])
 
-Reports, each measured in one run:
-  1. generation alone: every table of the day-3 state, rows/s;
-  2. loading the generated rows into DuckDB (Arrow) and PostgreSQL (COPY), rows/s, next to DuckDB's
-     own ``INSERT … SELECT FROM range()`` of the same tables and row counts (the ceiling);
-  3. the whole simulation at each scale: baseline + days 1-3 through the simulator, on DuckDB.
+Each (scale, engine) runs in a process of its own, so that its peak RSS is its own. The state is day 3's.
+
+- generate: every table of the state generated (NumPy), against DuckDB generating as many rows of the same
+  column types itself (``CREATE TABLE … AS SELECT … FROM range()``, in memory);
+- load: the fast-forward to day 3 into an empty source (generation included: what a user waits for),
+  against the engine's fastest way in for the same rows into the same keyed tables: on DuckDB
+  ``INSERT … SELECT … FROM range()``, on PostgreSQL a server-side ``COPY … FROM`` a binary file of the
+  rows, primary keys built after;
+- verify: ``status(verify=True)`` (every table read back and digested, the expected figures generated),
+  against the engine reading every table back in key order (DuckDB into Arrow; PostgreSQL's
+  ``COPY … TO STDOUT``), and as a ratio to the load;
+- the whole simulation: baseline and days 1-3 through the simulator on DuckDB, warm (imports and
+  Airflow's plugin load paid by a scale-1 run first).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from airflow_source_simulator import packaged  # noqa: E402
-from airflow_source_simulator.core.statements import Action, Rows  # noqa: E402
-from airflow_source_simulator.data.generate import Generator  # noqa: E402
-from airflow_source_simulator.schema import TABLES, Column  # noqa: E402
-from airflow_source_simulator.sessions.duckdb import DuckDBSession  # noqa: E402
-from airflow_source_simulator.sessions.postgres import PostgresSession  # noqa: E402
-from airflow_source_simulator.simulator import Simulator  # noqa: E402
-
 QUIET = logging.getLogger("bench")
 QUIET.setLevel(logging.WARNING)
+DAY = 3
+SCHEMAS = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -40,22 +48,7 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def generate(scale: int) -> tuple[Generator, int, float]:
-    state = Generator(3, scale)
-    seconds = timed(lambda: [state.table(t.name) for t in TABLES])
-    return state, sum(len(state.table(t.name)[t.key]) for t in TABLES), seconds
-
-
-def load(simulator: Simulator, state: Generator) -> float:
-    """Only the bulk insert of already generated rows into freshly created, empty tables."""
-    session = simulator.session
-    with session.hold():
-        session.run(simulator.source.packaged(packaged.SCHEMA_FILE), lambda step: None)
-        rows = [Rows(Action.LOAD, t, simulator.ref(t), state.table(t.name)) for t in TABLES]
-        return timed(lambda: session.run(rows, lambda step: None))
-
-
-def _range_expression(column: Column) -> str:
+def _expression(kind: str) -> str:
     return {
         "int": "i",
         "varchar": "'name-' || i",
@@ -63,27 +56,133 @@ def _range_expression(column: Column) -> str:
         "timestamp": "TIMESTAMP '2024-01-01' + to_seconds(i)",
         "date": "DATE '2024-01-01' + CAST(i % 1000 AS INTEGER)",
         "bool": "i % 2 = 0",
-    }[column.type]
+    }[kind]
 
 
-def duckdb_ceiling(path: Path, state: Generator) -> float:
-    """DuckDB generating the same tables' rows itself: INSERT … SELECT FROM range()."""
+def _select(table: Any, rows: int) -> str:
+    columns = ", ".join(f"{_expression(c.type)} AS {c.name}" for c in table.columns)
+    return f"SELECT {columns} FROM range(1, {rows + 1}) AS r(i)"
+
+
+def _counts(scale: int) -> dict[str, int]:
+    from airflow_source_simulator.core.states import expected_tables
+
+    return {name: figures["rows"] for name, figures in expected_tables(DAY, scale).items()}
+
+
+def _warm(folder: Path) -> None:
+    """Imports, Arrow's start-up and Airflow's one-time plugin load, paid before anything is timed."""
+    from airflow_source_simulator.sessions.duckdb import DuckDBSession
+    from airflow_source_simulator.simulator import Simulator
+
+    warm = Simulator(DuckDBSession.for_database(str(folder / "warm.duckdb")), scale=2, log=QUIET)
+    warm.apply_delta(1, fast_forward=True)
+    warm.status(verify=True)
+
+
+def generation(scale: int) -> dict[str, float]:
     import duckdb
 
-    simulator = Simulator(DuckDBSession.for_database(str(path)), log=QUIET)
-    with simulator.session.hold():
-        simulator.session.run(simulator.source.packaged(packaged.SCHEMA_FILE), lambda step: None)
-    with duckdb.connect(str(path)) as con:
+    from airflow_source_simulator.data.generate import Generator
+    from airflow_source_simulator.schema import TABLES
+
+    state = Generator(DAY, scale)
+    seconds = timed(lambda: [state.table(t.name) for t in TABLES])
+    counts = {t.name: len(state.table(t.name)[t.key]) for t in TABLES}
+    with duckdb.connect() as db:
+        ceiling = timed(lambda: [db.execute(f"CREATE TABLE {t.name} AS {_select(t, counts[t.name])}") for t in TABLES])
+    return {"generate": seconds, "generate_ceiling": ceiling}
+
+
+def duckdb_figures(scale: int, folder: Path) -> dict[str, float]:
+    import duckdb
+
+    from airflow_source_simulator import packaged
+    from airflow_source_simulator.schema import TABLES
+    from airflow_source_simulator.sessions.duckdb import DuckDBSession
+    from airflow_source_simulator.simulator import Simulator
+
+    counts = _counts(scale)
+    simulator = Simulator(DuckDBSession.for_database(str(folder / "load.duckdb")), scale=scale, log=QUIET)
+    load = timed(lambda: simulator.apply_delta(DAY, fast_forward=True))
+    verify = timed(lambda: simulator.status(verify=True))
+    ceiling_db = Simulator(DuckDBSession.for_database(str(folder / "ceiling.duckdb")), log=QUIET)
+    with ceiling_db.session.hold():
+        ceiling_db.session.run(ceiling_db.source.packaged(packaged.SCHEMA_FILE), lambda step: None)
+    with duckdb.connect(str(folder / "ceiling.duckdb")) as con:
+        started = time.perf_counter()
+        con.execute("BEGIN")
+        for t in TABLES:
+            con.execute(f"INSERT INTO {ceiling_db.ref(t)} {_select(t, counts[t.name])}")
+        con.execute("COMMIT")
+        load_ceiling = time.perf_counter() - started
+    with duckdb.connect(str(folder / "load.duckdb"), read_only=True) as con:
+        read_ceiling = timed(
+            lambda: [con.sql(f"SELECT * FROM {simulator.ref(t)} ORDER BY {t.key}").to_arrow_table() for t in TABLES]
+        )
+    return {"load": load, "load_ceiling": load_ceiling, "verify": verify, "read_ceiling": read_ceiling}
+
+
+def postgres_figures(scale: int, folder: Path) -> dict[str, float]:
+    import psycopg
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from airflow_source_simulator.data.arrow import to_arrow
+    from airflow_source_simulator.data.generate import Generator
+    from airflow_source_simulator.schema import TABLES
+    from airflow_source_simulator.sessions.pgbinary import encode
+    from airflow_source_simulator.sessions.postgres import PostgresSession
+    from airflow_source_simulator.simulator import Simulator
+
+    uri = os.environ["SCALE_BENCH_PG_URI"]
+    for database in (f"load{scale}", f"ceiling{scale}"):
+        with psycopg.connect(uri + "postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {database}")
+    hook = PostgresHook(postgres_conn_id=f"load{scale}", log_sql=False)
+    simulator = Simulator(PostgresSession(hook), scale=scale, log=QUIET)
+    load = timed(lambda: simulator.apply_delta(DAY, fast_forward=True))
+    verify = timed(lambda: simulator.status(verify=True))
+
+    # The ceiling: the same rows, as binary files the server reads itself, into the same keyed tables.
+    files = folder / f"pg{scale}"
+    files.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    state = Generator(DAY, scale)
+    for t in TABLES:
+        path = files / f"{t.name}.bin"
+        path.write_bytes(encode(to_arrow(t, state.table(t.name)), t.columns))
+        path.chmod(0o644)
+    ceiling = Simulator(PostgresSession(PostgresHook(postgres_conn_id=f"ceiling{scale}", log_sql=False)), log=QUIET)
+    ceiling.load_baseline()  # the schema, the ledger and the scale-1 rows, emptied below
+    with psycopg.connect(uri + f"ceiling{scale}") as conn:
+        for t in TABLES:
+            conn.execute(f"TRUNCATE {ceiling.ref(t)}")
+        conn.commit()
         started = time.perf_counter()
         for t in TABLES:
-            n = len(state.table(t.name)[t.key])
-            columns = ", ".join(_range_expression(c) for c in t.columns)
-            con.execute(f"INSERT INTO {simulator.ref(t)} SELECT {columns} FROM range(1, {n + 1}) AS r(i)")
-        return time.perf_counter() - started
+            ref = ceiling.ref(t)
+            key = f"{t.name}_pkey"
+            conn.execute(f"ALTER TABLE {ref} DROP CONSTRAINT {key}")
+            conn.execute(f"COPY {ref} FROM '{files / t.name}.bin' (FORMAT binary)")
+            conn.execute(f"ALTER TABLE {ref} ADD CONSTRAINT {key} PRIMARY KEY ({t.key})")
+        conn.commit()
+        load_ceiling = time.perf_counter() - started
+    with psycopg.connect(uri + f"load{scale}") as conn:
+        started = time.perf_counter()
+        for t in TABLES:
+            with conn.cursor().copy(f"COPY (SELECT * FROM {simulator.ref(t)} ORDER BY 1) TO STDOUT") as copy:
+                for _ in copy:
+                    pass
+        read_ceiling = time.perf_counter() - started
+    return {"load": load, "load_ceiling": load_ceiling, "verify": verify, "read_ceiling": read_ceiling}
 
 
-def whole_simulation(path: Path, scale: int) -> float:
-    simulator = Simulator(DuckDBSession.for_database(str(path)), scale=scale, log=QUIET)
+def whole_simulation(scale: int, folder: Path) -> float:
+    from airflow_source_simulator.sessions.duckdb import DuckDBSession
+    from airflow_source_simulator.simulator import Simulator
+
+    simulator = Simulator(DuckDBSession.for_database(str(folder / "whole.duckdb")), scale=scale, log=QUIET)
 
     def run() -> None:
         simulator.load_baseline()
@@ -93,55 +192,90 @@ def whole_simulation(path: Path, scale: int) -> float:
     return timed(run)
 
 
+def child(engine: str, scale: int) -> dict[str, Any]:
+    """One (engine, scale) in this process: its figures and its peak RSS."""
+    folder = Path(tempfile.mkdtemp(prefix=f"source-simulator-bench-{engine}{scale}-"))
+    _warm(folder)
+    if engine == "generate":
+        figures: dict[str, Any] = generation(scale)
+    elif engine == "duckdb":
+        figures = duckdb_figures(scale, folder)
+    elif engine == "postgres":
+        figures = postgres_figures(scale, folder)
+    else:
+        figures = {"whole": whole_simulation(scale, folder)}
+    figures["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return figures
+
+
+def run_child(engine: str, scale: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", engine, "--scales", str(scale)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds / 1e6:.2f} M rows/s ({seconds:.2f} s)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--child", choices=["generate", "duckdb", "postgres", "whole"])
     args = parser.parse_args()
     logging.disable(logging.INFO)
-    folder = Path(tempfile.mkdtemp(prefix="source-simulator-bench-"))
-    postgres = None
+    if args.child:
+        print(json.dumps(child(args.child, args.scales[0])))
+        return
+
+    from airflow_source_simulator.data.stream import state_rows
+
+    engines = ["duckdb"] if args.no_postgres else ["duckdb", "postgres"]
+    server = None
     if not args.no_postgres:
         from tests.support.postgres import postgres_server
 
-        postgres = postgres_server()
-        server = postgres.__enter__()
+        server = postgres_server()
+        running = server.__enter__()
+        os.environ["SCALE_BENCH_PG_URI"] = running.uri("")
+        for scale in args.scales:
+            os.environ[f"AIRFLOW_CONN_LOAD{scale}"] = running.airflow_connection(f"load{scale}")
+            os.environ[f"AIRFLOW_CONN_CEILING{scale}"] = running.airflow_connection(f"ceiling{scale}")
     try:
+        results = {(e, s): run_child(e, s) for s in args.scales for e in ["generate", *engines, "whole"]}
+    finally:
+        if server is not None:
+            server.__exit__(None, None, None)
+
+    print("Generation (day 3), against DuckDB generating as many rows of the same types itself:\n")
+    print("| scale | rows | generate | DuckDB's own | speed / DuckDB's | peak RSS per row |")
+    print("|---|---|---|---|---|---|")
+    for scale in args.scales:
+        rows, g = state_rows(DAY, scale), results[("generate", scale)]
         print(
-            "| scale | rows (day 3) | generate | DuckDB load | DuckDB ceiling | load / ceiling | PostgreSQL COPY | baseline + days 1-3 on DuckDB |"
+            f"| {scale} | {rows:,} | {rate(rows, g['generate'])} | {rate(rows, g['generate_ceiling'])} | "
+            f"{g['generate_ceiling'] / g['generate']:.0%} | {g['rss'] / rows:,.0f} B |"
+        )
+    for engine in engines:
+        print(f"\n{engine}: fast-forward to day 3 and verify, each against the engine's ceiling:\n")
+        print(
+            "| scale | load | ceiling | load speed / ceiling | verify | read ceiling | verify time / load time | peak RSS per row |"
         )
         print("|---|---|---|---|---|---|---|---|")
         for scale in args.scales:
-            Generator(3, 1).table("orders")  # warm imports and caches
-            state, rows, gen_s = generate(scale)
-            duck = Simulator(DuckDBSession.for_database(str(folder / f"load{scale}.duckdb")), log=QUIET)
-            duck_s = load(duck, state)
-            ceiling_s = duckdb_ceiling(folder / f"ceiling{scale}.duckdb", state)
-            pg_cell = "-"
-            if postgres is not None:
-                import os
-
-                import psycopg
-                from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-                with psycopg.connect(server.uri(), autocommit=True) as conn:
-                    conn.execute(f"CREATE DATABASE bench{scale}")
-                os.environ[f"AIRFLOW_CONN_BENCH{scale}"] = server.airflow_connection(f"bench{scale}")
-                pg = Simulator(
-                    PostgresSession(PostgresHook(postgres_conn_id=f"bench{scale}", log_sql=False)), log=QUIET
-                )
-                pg_s = load(pg, state)
-                pg_cell = f"{rows / pg_s / 1e6:.2f} M rows/s ({pg_s:.2f} s)"
-            whole_s = whole_simulation(folder / f"whole{scale}.duckdb", scale)
+            rows, f = state_rows(DAY, scale), results[(engine, scale)]
             print(
-                f"| {scale} | {rows:,} | {rows / gen_s / 1e6:.2f} M rows/s ({gen_s:.2f} s) "
-                f"| {rows / duck_s / 1e6:.2f} M rows/s ({duck_s:.2f} s) | {rows / ceiling_s / 1e6:.2f} M rows/s "
-                f"({ceiling_s:.2f} s) | {ceiling_s / duck_s:.0%} | {pg_cell} | {whole_s:.2f} s |",
-                flush=True,
+                f"| {scale} | {rate(rows, f['load'])} | {rate(rows, f['load_ceiling'])} | "
+                f"{f['load_ceiling'] / f['load']:.0%} | {rate(rows, f['verify'])} | {rate(rows, f['read_ceiling'])} | "
+                f"{f['verify'] / f['load']:.2f} | {f['rss'] / rows:,.0f} B |"
             )
-    finally:
-        if postgres is not None:
-            postgres.__exit__(None, None, None)
+    print("\nThe whole simulation (baseline and days 1-3) on DuckDB, warm:\n")
+    print("| scale | time | peak RSS |")
+    print("|---|---|---|")
+    for scale in args.scales:
+        w = results[("whole", scale)]
+        print(f"| {scale} | {w['whole']:.2f} s | {w['rss'] / 1e9:.2f} GB |")
 
 
 if __name__ == "__main__":

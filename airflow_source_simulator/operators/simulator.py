@@ -159,14 +159,21 @@ class _WritingOperator(_SimulatorOperator):
     :param day_partitions: give each asset event the simulated date of the day it leaves the source at as its
         partition key (``"2024-04-01"`` for day 1, ``"2024-03-31"`` for the baseline), for consumers scheduled
         with ``PartitionedAssetTimetable`` (Airflow 3.3 or later). Off by default: Airflow queues a consumer
-        scheduled on plain assets only for events without a partition key.
+        scheduled on plain assets only for events without a partition key. (templated)
     :param enable_cdc: switch the platform's change capture on for the eight tables (idempotent):
         ``True`` for the platform's default — a publication on PostgreSQL, Change Tracking on SQL Server /
         Azure SQL, the change data feed on Databricks — or a mechanism by name (``"cdc"`` on SQL Server).
         Loads and resets switch it on after the baseline; a delta before its changes. Refused on DuckDB.
+        (templated)
     """
 
-    template_fields: Sequence[str] = (*_SimulatorOperator.template_fields, "scale", "profile")
+    template_fields: Sequence[str] = (
+        *_SimulatorOperator.template_fields,
+        "scale",
+        "profile",
+        "enable_cdc",
+        "day_partitions",
+    )
     writes = True
     operation: Operation
 
@@ -176,7 +183,7 @@ class _WritingOperator(_SimulatorOperator):
         scale: int | str = 1,
         profile: str = PROFILE,
         enable_cdc: bool | str = False,
-        day_partitions: bool = False,
+        day_partitions: bool | str = False,
         **kwargs: Any,
     ) -> None:
         source = [
@@ -195,7 +202,10 @@ class _WritingOperator(_SimulatorOperator):
             parse_scale(scale)
         self.scale = scale
         self.enable_cdc = enable_cdc
-        self.day_partitions = parse_flag(day_partitions, "day_partitions", DAY_PARTITIONS_MEANING)
+        self._day_partitions_rendered = not _plain(day_partitions)
+        if not self._day_partitions_rendered:
+            parse_flag(day_partitions, "day_partitions", DAY_PARTITIONS_MEANING)
+        self.day_partitions = day_partitions
 
     def execute(self, context: Context) -> dict[str, Any]:
         simulator = self.simulator(context)
@@ -213,11 +223,14 @@ class _WritingOperator(_SimulatorOperator):
             return result
         rows = {t.name: result["tables"].get(simulator.qualified(t)) for t in TABLES}
         date = simulated_date(result["day"]).isoformat()
+        partitioned = parse_flag(
+            self.day_partitions, "day_partitions", DAY_PARTITIONS_MEANING, rendered=self._day_partitions_rendered
+        )
         for asset in self.outlets:
             uri = getattr(asset, "uri", "")
             table = uri.rsplit("/", 1)[-1]
             if uri.startswith(f"{SCHEME}://") and table in rows:
-                if self.day_partitions:
+                if partitioned:
                     if not hasattr(events[asset], "add_partitions"):
                         raise SimulatorError(
                             "day_partitions=True needs partitioned assets, which Airflow has from 3.3: upgrade "
@@ -279,8 +292,8 @@ class ApplyDeltaOperator(_WritingOperator):
         (templated)
     :param fast_forward: build ``day`` directly when the database is further behind (or empty),
         without replaying the days between; the rows are the same as replaying. (templated)
-    :param enable_cdc: switch the platform's change capture on before the day's changes, so they are
-        captured (``True`` or a mechanism name; refused on DuckDB, see the README).
+
+    Change capture (``enable_cdc``) is switched on before the day's changes, so they are captured.
     """
 
     template_fields: Sequence[str] = (*_WritingOperator.template_fields, "day", "fast_forward")
@@ -290,8 +303,9 @@ class ApplyDeltaOperator(_WritingOperator):
         super().__init__(**kwargs)
         if _plain(day) and day not in (NEXT_DAY, AUTO_DAY):
             parse_day(day)
-        if _plain(fast_forward):
-            parse_flag(fast_forward, "fast_forward", FAST_FORWARD_MEANING, rendered=True)
+        self._fast_forward_rendered = not _plain(fast_forward)
+        if not self._fast_forward_rendered:
+            parse_flag(fast_forward, "fast_forward", FAST_FORWARD_MEANING)
         self.day = day
         self.fast_forward = fast_forward
 
@@ -305,7 +319,9 @@ class ApplyDeltaOperator(_WritingOperator):
                 if day == NEXT_DAY
                 else f"logical date {context['logical_date']} is day {day} of the schedule from {self.start_date}",
             )
-        fast_forward = parse_flag(self.fast_forward, "fast_forward", FAST_FORWARD_MEANING, rendered=True)
+        fast_forward = parse_flag(
+            self.fast_forward, "fast_forward", FAST_FORWARD_MEANING, rendered=self._fast_forward_rendered
+        )
         return simulator.apply_delta(day, fast_forward=fast_forward)
 
 

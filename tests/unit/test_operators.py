@@ -159,7 +159,17 @@ def _task_output() -> object:
 
 def test_task_outputs_and_templates_are_accepted_when_the_dag_is_parsed() -> None:
     output = _task_output()
-    for name in ("day", "scale", "profile", "fast_forward", "enable_cdc", "conn_id", "shop_schema", "crm_schema"):
+    for name in (
+        "day",
+        "scale",
+        "profile",
+        "fast_forward",
+        "enable_cdc",
+        "day_partitions",
+        "conn_id",
+        "shop_schema",
+        "crm_schema",
+    ):
         ApplyDeltaOperator(task_id=f"apply_{name}", **{"day": 1, name: output})  # type: ignore[arg-type]
     LoadBaselineOperator(task_id="load", force=output, scale="{% if true %}2{% endif %}")  # type: ignore[arg-type]
     StatusOperator(task_id="status", verify=output)  # type: ignore[arg-type]
