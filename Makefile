@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 SOURCE_DB ?= $(CURDIR)/.airflow/simulated_source.duckdb
 export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(SOURCE_DB)"}
 
-.PHONY: simulate test lint typecheck unit integration system reliability e2e bench bench-big render diagrams clean
+.PHONY: simulate test lint typecheck unit integration system reliability e2e bench bench-big render diagrams story clean
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +101,10 @@ render: $(INSTALLED)
 # The schema diagrams (Mermaid in docs/schema.md, DBML in docs/schema.dbml), from schema.py.
 diagrams: $(INSTALLED)
 	$(BIN)/python -m airflow_source_simulator.diagrams --output docs
+
+# The story of the days (docs/story.svg): rows and each day's changes, days 0-30 of both profiles.
+story: $(INSTALLED)
+	$(BIN)/python tools/story.py
 
 clean:
 	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DUCKDB1_VENV) $(AIRFLOW_HOME) build dist *.egg-info

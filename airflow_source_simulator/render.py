@@ -14,7 +14,7 @@ from pathlib import Path
 from airflow_source_simulator import contracts, packaged
 from airflow_source_simulator.core.statements import PLACEHOLDERS, Action, Rows, Statement, Step, format_file
 from airflow_source_simulator.data.canonical import canonical_rows, digest, state_digest
-from airflow_source_simulator.data.delta import day_delta
+from airflow_source_simulator.data.delta import day_delta, late_keys
 from airflow_source_simulator.data.generate import Columns, Generator
 from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, PROFILES
 from airflow_source_simulator.dialects import DIALECTS, Dialect
@@ -103,12 +103,8 @@ def profile_changes() -> dict:
             previous = Generator(day - 1, SCALE, profile)
             for name, change in day_delta(day, SCALE, before=previous, profile=profile).items():
                 table = TABLES_BY_NAME[name]
-                stamps = previous.table(name)["updated_at"]
-                watermark = stamps.max() if len(stamps) else None
-                inserted = change.inserted
-                late = [] if watermark is None else inserted[table.key][inserted["updated_at"] <= watermark].tolist()
                 tables[name] = {
-                    "late": late,
+                    "late": late_keys(table, previous.table(name), change.inserted).tolist(),
                     "inserted": change.inserted[table.key].tolist(),
                     "updated": change.updated[table.key].tolist(),
                     "soft_deleted": change.soft_deleted_keys.tolist(),

@@ -34,6 +34,15 @@ class TableDelta:
         return len(next(iter(self.touched.values()))) if self.touched else 0
 
 
+def late_keys(table: Table, previous: Columns, inserted: Columns) -> np.ndarray:
+    """Keys of the ``inserted`` rows whose ``updated_at`` is no newer than the table's high-water mark at the
+    end of the day before (``previous``, its rows then): a watermark load misses them."""
+    stamps = previous["updated_at"]
+    if not len(stamps):
+        return inserted[table.key][:0]
+    return inserted[table.key][inserted["updated_at"] <= stamps.max()]
+
+
 def _take(columns: Columns, mask: np.ndarray) -> Columns:
     return {name: values[mask] for name, values in columns.items()}
 
