@@ -27,3 +27,16 @@ def digests(simulator: Simulator) -> dict[str, str]:
         rows = simulator.session.query(f"SELECT {', '.join(t.column_names)} FROM {simulator.ref(t)} ORDER BY 1")
         out[t.name] = digest(format_fetched_rows(t, rows))
     return out
+
+
+# The classic day 3 at scale 1, per table: the operations guide's counts.
+DAY_3_COUNTS = {
+    "jaffle_shop.customers": 175,
+    "jaffle_shop.products": 20,
+    "jaffle_shop.orders": 680,
+    "jaffle_shop.order_items": 1502,
+    "jaffle_shop.payments": 374,
+    "jaffle_crm.campaigns": 5,
+    "jaffle_crm.email_activity": 250,
+    "jaffle_crm.web_sessions": 300,
+}

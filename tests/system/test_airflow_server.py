@@ -17,20 +17,11 @@ import psutil
 import pytest
 
 from tests.support.airflow import OPENLINEAGE_EVENTS, AirflowServer, airflow_server, json_or_text
+from tests.support.sources import DAY_3_COUNTS
 
 pytestmark = pytest.mark.slow
 
 DAG_ID = "source_simulator_classic_days"
-DAY_3_COUNTS = {
-    "jaffle_shop.customers": 175,
-    "jaffle_shop.products": 20,
-    "jaffle_shop.orders": 680,
-    "jaffle_shop.order_items": 1502,
-    "jaffle_shop.payments": 374,
-    "jaffle_crm.campaigns": 5,
-    "jaffle_crm.email_activity": 250,
-    "jaffle_crm.web_sessions": 300,
-}
 FAILED = {"failed", "upstream_failed"}
 
 
