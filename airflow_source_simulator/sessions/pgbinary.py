@@ -11,7 +11,8 @@ big-endian, then a 16-bit -1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -116,7 +117,34 @@ def _pieces(column: Column, array: pa.Array) -> list[Words | pa.Array]:
 
 
 def encode(rows: pa.Table, columns: Sequence[Column]) -> bytes:
-    """``rows`` (the columns ``columns``, in order) in PostgreSQL's binary COPY format.
+    """``rows`` (the columns ``columns``, in order) in PostgreSQL's binary COPY format."""
+    return b"".join([SIGNATURE, _body(rows, columns), TRAILER])
+
+
+# Rows per slice of ``encode_parts``: a few tens of MB of COPY data.
+SLICE_ROWS = 250_000
+
+
+def encode_parts(
+    rows: pa.Table, columns: Sequence[Column], slice_rows: int = SLICE_ROWS
+) -> Iterator[bytes | memoryview]:
+    """The same bytes as ``encode``, in parts: the header, each slice's rows, the trailer. The next slice is
+    encoded on another thread while the caller sends this one, so the client encodes while the server
+    parses (NumPy and Arrow release the GIL, and so does the driver while it sends)."""
+    yield SIGNATURE
+    starts = range(0, rows.num_rows, slice_rows)
+    with ThreadPoolExecutor(1, thread_name_prefix="source-simulator-encode") as pool:
+        pending = [pool.submit(_body, rows.slice(start, slice_rows), columns) for start in starts[:1]]
+        for start in starts[1:]:
+            pending.append(pool.submit(_body, rows.slice(start, slice_rows), columns))
+            yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+    yield TRAILER
+
+
+def _body(rows: pa.Table, columns: Sequence[Column]) -> memoryview:
+    """The rows of a binary COPY, without its header and trailer.
 
     Each row is the concatenation of its pieces (field count, then each field's length word and value):
     runs of fixed-width words are packed side by side by NumPy, and Arrow joins the runs row by row in C++.
@@ -140,4 +168,4 @@ def encode(rows: pa.Table, columns: Sequence[Column]) -> bytes:
     joined = runs[0] if len(runs) == 1 else pc.binary_join_element_wise(*runs, pa.scalar(b"", pa.large_binary()))
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)
     body = joined.buffers()[2][int(offsets[0]) : int(offsets[-1])] if count else b""
-    return b"".join([SIGNATURE, memoryview(body), TRAILER])
+    return memoryview(body)

@@ -18,7 +18,7 @@ from airflow_source_simulator.data.arrow import to_arrow, to_csv
 from airflow_source_simulator.dialects.postgres import POSTGRES, CopyFormat
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.sessions.base import Session, wait_for
-from airflow_source_simulator.sessions.pgbinary import BINARY_TYPES, encode
+from airflow_source_simulator.sessions.pgbinary import BINARY_TYPES, encode_parts
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -205,11 +205,12 @@ class PostgresSession(Session):
     def bulk_rows(self, cursor: Any, rows: Rows, columns: dict[str, Any]) -> None:
         form = self._form(cursor, rows)
         table = to_arrow(rows.table, columns)
-        data = encode(table, rows.table.columns) if form == "binary" else to_csv(table)
+        parts = encode_parts(table, rows.table.columns) if form == "binary" else iter([to_csv(table)])
         for sql in POSTGRES.copy_rows(rows, form):
             if "FROM STDIN" in sql:
                 with cursor.copy(sql) as copy:
-                    copy.write(data)
+                    for part in parts:
+                        copy.write(part)
             else:
                 cursor.execute(sql)
 

@@ -16,7 +16,7 @@ from airflow_source_simulator.data.arrow import to_arrow
 from airflow_source_simulator.data.generate import Generator
 from airflow_source_simulator.errors import SimulatorError
 from airflow_source_simulator.schema import TABLES, Column, Table
-from airflow_source_simulator.sessions.pgbinary import encode
+from airflow_source_simulator.sessions.pgbinary import encode, encode_parts
 
 EVERY_TYPE = Table(
     "every_type",
@@ -112,3 +112,15 @@ def test_a_value_outside_integer_is_refused_with_its_column() -> None:
     too_big = ROWS.set_column(0, "id", pa.array(np.array([1, 2, 2**31]), pa.int64()))
     with pytest.raises(SimulatorError, match=r"column id: a value outside INTEGER's range \(2,147,483,648\)"):
         encode(too_big, EVERY_TYPE.columns)
+
+
+@pytest.mark.parametrize("slice_rows", [1, 2, 7, 1_000])
+def test_encoded_in_parts_it_is_the_same_bytes(slice_rows: int) -> None:
+    customers = TABLES[0]
+    rows = to_arrow(customers, Generator(1, 1).table(customers.name))
+    parts = list(encode_parts(rows, customers.columns, slice_rows))
+    assert b"".join(parts) == encode(rows, customers.columns)
+    assert len(parts) == 2 + -(-rows.num_rows // slice_rows)  # the header, each slice, the trailer
+    assert b"".join(encode_parts(rows.slice(0, 0), customers.columns, slice_rows)) == encode(
+        rows.slice(0, 0), customers.columns
+    )
