@@ -6,7 +6,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from logging import Logger
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +33,11 @@ _FILE_LOCKED = re.compile(
 _PROCESS_LOCKS: dict[str, threading.RLock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
 # DuckDB 2 writes new files in storage version v2.0.0, which DuckDB 1.x cannot open, nor the tools pinned to it
-# (soda-core, datacontract-cli). A source is read by other people's tools, so new files are written readable
-# by DuckDB 1.1 and later unless the connection's extra names another version in its DuckDB settings.
-# A file keeps the version it was created with.
+# (datacontract-cli). A source is read by other people's tools, so a new file is created readable by DuckDB 1.1
+# and later, unless the connection's extra names another version in its DuckDB settings. A file keeps the
+# format it was created in, whoever writes it later; so only the creation names the version, and every later
+# connection opens the file with the hook's own configuration (connections of one process to one file must
+# share it: DuckDB refuses a second configuration).
 STORAGE_SETTING = "storage_compatibility_version"
 STORAGE_VERSION = "v1.1.0"
 
@@ -54,6 +56,7 @@ class DuckDBSession(Session):
     lock_wait_seconds = 60.0
     lock_poll_seconds = 0.1
     bulk = True
+    storage_version = STORAGE_VERSION  # of a file this session creates; the connection's settings may name another
     _VIEW = "source_simulator_rows"
 
     def __init__(self, hook: DuckDBHook, reader: DuckDBHook | None = None) -> None:
@@ -64,12 +67,11 @@ class DuckDBSession(Session):
     def from_connection(cls, conn_id: str, connection: Connection) -> DuckDBSession:
         from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
-        chosen = STORAGE_SETTING in (connection.extra_dejson.get("settings") or {})
-        settings = {} if chosen else {STORAGE_SETTING: STORAGE_VERSION}
         session = cls(
-            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False, settings=settings),
-            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False, read_only=True, settings=settings),
+            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False),
+            DuckDBHook(duckdb_conn_id=conn_id, log_sql=False, read_only=True),
         )
+        session.storage_version = (connection.extra_dejson.get("settings") or {}).get(STORAGE_SETTING, STORAGE_VERSION)
         database = str(session.hook.get_database())
         if in_memory(database):
             raise SimulatorError(
@@ -88,10 +90,8 @@ class DuckDBSession(Session):
             raise SimulatorError(
                 f"database={database!r} is an in-memory database that vanishes when the process ends: give a file path."
             )
-        settings = {STORAGE_SETTING: STORAGE_VERSION}
         return cls(
-            DuckDBHook(database=database, log_sql=False, settings=settings),
-            DuckDBHook(database=database, log_sql=False, read_only=True, settings=settings),
+            DuckDBHook(database=database, log_sql=False), DuckDBHook(database=database, log_sql=False, read_only=True)
         )
 
     def database_name(self) -> str:
@@ -107,6 +107,8 @@ class DuckDBSession(Session):
         hook = self.hook
         if read_only and self.reader is not None and not database.startswith("md:") and os.path.exists(database):
             hook = self.reader
+        if not read_only:
+            self._create(database)
 
         def attempt() -> Any:
             try:
@@ -144,6 +146,14 @@ class DuckDBSession(Session):
             ),
             on_timeout=timeout,
         )
+
+    def _create(self, database: str) -> None:
+        """Create a missing database file in the storage format of ``storage_version``, then close it."""
+        if database.startswith("md:") or in_memory(database) or os.path.exists(database):
+            return
+        # If another process created it meanwhile (and holds it), the file keeps that one's format.
+        with suppress(duckdb.IOException):
+            duckdb.connect(database, config={STORAGE_SETTING: self.storage_version}).close()
 
     @contextmanager
     def exclusive(self, name: str, log: Logger) -> Iterator[None]:

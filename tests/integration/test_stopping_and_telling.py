@@ -34,9 +34,10 @@ def test_a_failure_says_whether_the_commit_went_through(source: Source, caplog: 
 
 
 def test_a_stopped_operation_ends_promptly_in_the_old_state(source: Source, caplog: pytest.LogCaptureFixture) -> None:
-    Simulator(source.session(), scale=40).load_baseline()
+    # Scale 200: a fast-forward of 2.6 M rows takes seconds, so the stop lands while it loads.
+    Simulator(source.session(), scale=200).load_baseline()
     before = source.snapshot()
-    simulator = Simulator(source.session(), scale=40)
+    simulator = Simulator(source.session(), scale=200)
     failures: list[BaseException] = []
 
     def fast_forward() -> None:
@@ -48,7 +49,9 @@ def test_a_stopped_operation_ends_promptly_in_the_old_state(source: Source, capl
     worker = threading.Thread(target=fast_forward)
     with caplog.at_level(logging.INFO):
         worker.start()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while "Cleared the simulator's rows" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)  # the operation has begun writing
         stopped_at = time.monotonic()
         simulator.interrupt()
         worker.join(timeout=30)
