@@ -44,6 +44,14 @@ class DatabricksSession(Session):
                 f"Databricks connection {conn_id!r} names no SQL warehouse: set extra http_path (for example "
                 '"/sql/1.0/warehouses/<id>") or sql_endpoint_name.'
             )
+        configuration = {**SESSION_CONFIGURATION, **(extra.get("session_configuration") or {})}
+        for key, value in SESSION_CONFIGURATION.items():
+            if str(configuration[key]).upper() != value:
+                raise SimulatorError(
+                    f"Databricks connection {conn_id!r} sets {key}={configuration[key]!r} in its extra's "
+                    f"session_configuration; the simulator reads and writes TIMESTAMP in {value}, so that every "
+                    f"engine holds the same values and digests. Remove it, or set it to {value!r}."
+                )
         retries = {key: value for key, value in RETRY_BOUNDS.items() if key not in extra}
         return cls(
             DatabricksSqlHook(
@@ -51,7 +59,7 @@ class DatabricksSession(Session):
                 http_path=extra.get("http_path"),
                 sql_endpoint_name=extra.get("sql_endpoint_name"),
                 catalog=extra.get("catalog"),
-                session_configuration={**SESSION_CONFIGURATION, **extra.get("session_configuration", {})},
+                session_configuration=configuration,
                 **retries,
             )
         )

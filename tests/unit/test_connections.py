@@ -27,6 +27,17 @@ def test_a_databricks_connection_builds_the_sql_hook_with_catalog_warehouse_and_
     assert platform.hook.additional_params == RETRY_BOUNDS
 
 
+def test_a_databricks_session_time_zone_other_than_utc_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    zone = {"spark.sql.session.timeZone": "Europe/Paris", "spark.sql.ansi.enabled": "true"}
+    with pytest.raises(
+        SimulatorError, match=r"spark\.sql\.session\.timeZone='Europe/Paris'.*Remove it, or set it to 'UTC'"
+    ):
+        session_for_connection(databricks(monkeypatch, session_configuration=zone))
+    kept = {"spark.sql.session.timeZone": "utc", "spark.sql.ansi.enabled": "true"}
+    platform = session_for_connection(databricks(monkeypatch, session_configuration=kept))
+    assert platform.hook.session_config == kept  # the user's other settings ride along
+
+
 def test_a_databricks_connection_extra_overrides_the_retry_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     platform = session_for_connection(databricks(monkeypatch, _retry_stop_after_attempts_duration=600))
     assert "_retry_stop_after_attempts_duration" not in platform.hook.additional_params  # the extra's own value rules
