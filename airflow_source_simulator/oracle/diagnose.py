@@ -68,8 +68,9 @@ ADVICE: dict[Cause, Advice] = {
     Cause.DUPLICATE_KEY: Advice(
         "held more than once", "merge on the key instead of appending, or deduplicate to the latest row per key"
     ),
+    # Missing, unexpected or differing rows the source did nothing unusual to: the pipeline's own doing.
     Cause.UNEXPLAINED: Advice(
-        "differing where the simulator changed nothing", "compare the pipeline's transformations"
+        "unexplained by any simulated change", "check the pipeline's filters, joins and transformations of these rows"
     ),
 }
 

@@ -69,4 +69,4 @@ def test_a_finding_reads_like_a_diagnosis() -> None:
         "sample": [{"key": 3, "cause": "late_arriving", "detail": ""}],
     }
     mixed = Finding.of("rows missing", [3, 5], lambda k: (Cause.LATE_ARRIVING if k == 3 else Cause.UNEXPLAINED, ""), 5)
-    assert "1 late-arriving" in mixed.line("t") and "1 differing where the simulator changed nothing" in mixed.line("t")
+    assert "1 late-arriving" in mixed.line("t") and "1 unexplained by any simulated change" in mixed.line("t")
