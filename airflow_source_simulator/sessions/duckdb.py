@@ -148,12 +148,27 @@ class DuckDBSession(Session):
         )
 
     def _create(self, database: str) -> None:
-        """Create a missing database file in the storage format of ``storage_version``, then close it."""
+        """Create a missing database file in the storage format of ``storage_version``. It is created under a
+        name of its own beside it and linked into place whole (a link fails if the name is taken), so a task
+        killed while creating it leaves no half-written database, and a file another process created
+        meanwhile is kept."""
         if database.startswith("md:") or in_memory(database) or os.path.exists(database):
             return
-        # If another process created it meanwhile (and holds it), the file keeps that one's format.
-        with suppress(duckdb.IOException):
-            duckdb.connect(database, config={STORAGE_SETTING: self.storage_version}).close()
+        folder, name = os.path.split(os.path.abspath(database))
+        creating = os.path.join(folder, f".{name}.creating-{os.getpid()}-{threading.get_ident()}")
+        try:
+            duckdb.connect(creating, config={STORAGE_SETTING: self.storage_version}).close()
+            try:
+                os.link(creating, database)
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links: a rename, still whole
+                if not os.path.exists(database):
+                    os.rename(creating, database)
+        finally:
+            for leftover in (creating, creating + ".wal"):
+                with suppress(FileNotFoundError):
+                    os.remove(leftover)
 
     @contextmanager
     def exclusive(self, name: str, log: Logger) -> Iterator[None]:
