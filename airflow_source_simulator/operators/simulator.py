@@ -32,8 +32,13 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-VERIFY_MEANING = "True also compares every table with the manifest of the ledger's day"
-DAY_PARTITIONS_MEANING = "True gives each asset event the simulated date as its partition key"
+# The flags, with what True means (said when a value is refused).
+FLAGS = {
+    "force": FORCE_MEANING,
+    "fast_forward": FAST_FORWARD_MEANING,
+    "verify": "True also compares every table with the manifest of the ledger's day",
+    "day_partitions": "True gives each asset event the simulated date as its partition key",
+}
 
 
 def day_of_run(logical_date: dt.datetime | None, start_date: dt.datetime | None) -> int | str:
@@ -90,12 +95,26 @@ class _SimulatorOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._resolved_later: set[str] = set()  # flags given as templates or task outputs
         for name, value in (("shop_schema", shop_schema), ("crm_schema", crm_schema)):
             if _plain(value):
                 validate_schema_name(value, name)
         self.conn_id = conn_id
         self.shop_schema = shop_schema
         self.crm_schema = crm_schema
+
+    def _flag_argument(self, name: str, value: object) -> object:
+        """A flag as given: a literal must be a bool (the text "False" is truthy) and is checked now; anything
+        resolved when the task runs is checked then, and a template's rendering may be its text."""
+        if _plain(value):
+            parse_flag(value, name, FLAGS[name])
+        else:
+            self._resolved_later.add(name)
+        return value
+
+    def _flag(self, name: str) -> bool:
+        """The flag's value as the task runs."""
+        return parse_flag(getattr(self, name), name, FLAGS[name], rendered=name in self._resolved_later)
 
     def simulator(self, context: Context | None = None) -> Simulator:
         """The simulator of this task's source; kept, so that ``on_kill`` can stop its operation."""
@@ -202,10 +221,7 @@ class _WritingOperator(_SimulatorOperator):
             parse_scale(scale)
         self.scale = scale
         self.enable_cdc = enable_cdc
-        self._day_partitions_rendered = not _plain(day_partitions)
-        if not self._day_partitions_rendered:
-            parse_flag(day_partitions, "day_partitions", DAY_PARTITIONS_MEANING)
-        self.day_partitions = day_partitions
+        self.day_partitions = self._flag_argument("day_partitions", day_partitions)
 
     def execute(self, context: Context) -> dict[str, Any]:
         simulator = self.simulator(context)
@@ -223,9 +239,7 @@ class _WritingOperator(_SimulatorOperator):
             return result
         rows = {t.name: result["tables"].get(simulator.qualified(t)) for t in TABLES}
         date = simulated_date(result["day"]).isoformat()
-        partitioned = parse_flag(
-            self.day_partitions, "day_partitions", DAY_PARTITIONS_MEANING, rendered=self._day_partitions_rendered
-        )
+        partitioned = self._flag("day_partitions")
         for asset in self.outlets:
             uri = getattr(asset, "uri", "")
             table = uri.rsplit("/", 1)[-1]
@@ -261,14 +275,7 @@ class _TakeoverOperator(_WritingOperator):
 
     def __init__(self, *, force: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # A literal must be a bool (the text "False" is truthy); a template's rendering may be its text.
-        self._force_rendered = not _plain(force)
-        if not self._force_rendered:
-            parse_flag(force, "force", FORCE_MEANING)
-        self.force = force
-
-    def forced(self) -> bool:
-        return parse_flag(self.force, "force", FORCE_MEANING, rendered=self._force_rendered)
+        self.force = self._flag_argument("force", force)
 
 
 class LoadBaselineOperator(_TakeoverOperator):
@@ -278,7 +285,7 @@ class LoadBaselineOperator(_TakeoverOperator):
     operation = Operation.LOAD_BASELINE
 
     def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
-        return simulator.load_baseline(force=self.forced())
+        return simulator.load_baseline(force=self._flag("force"))
 
 
 class ApplyDeltaOperator(_WritingOperator):
@@ -303,11 +310,8 @@ class ApplyDeltaOperator(_WritingOperator):
         super().__init__(**kwargs)
         if _plain(day) and day not in (NEXT_DAY, AUTO_DAY):
             parse_day(day)
-        self._fast_forward_rendered = not _plain(fast_forward)
-        if not self._fast_forward_rendered:
-            parse_flag(fast_forward, "fast_forward", FAST_FORWARD_MEANING)
         self.day = day
-        self.fast_forward = fast_forward
+        self.fast_forward = self._flag_argument("fast_forward", fast_forward)
 
     def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
         day: object = self.day
@@ -319,10 +323,7 @@ class ApplyDeltaOperator(_WritingOperator):
                 if day == NEXT_DAY
                 else f"logical date {context['logical_date']} is day {day} of the schedule from {self.start_date}",
             )
-        fast_forward = parse_flag(
-            self.fast_forward, "fast_forward", FAST_FORWARD_MEANING, rendered=self._fast_forward_rendered
-        )
-        return simulator.apply_delta(day, fast_forward=fast_forward)
+        return simulator.apply_delta(day, fast_forward=self._flag("fast_forward"))
 
 
 class ResetOperator(_TakeoverOperator):
@@ -332,7 +333,7 @@ class ResetOperator(_TakeoverOperator):
     operation = Operation.RESET
 
     def change(self, simulator: Simulator, context: Context) -> dict[str, Any]:
-        return simulator.reset(force=self.forced())
+        return simulator.reset(force=self._flag("force"))
 
 
 class StatusOperator(_SimulatorOperator):
@@ -346,12 +347,8 @@ class StatusOperator(_SimulatorOperator):
 
     def __init__(self, *, verify: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._verify_rendered = not _plain(verify)
-        if not self._verify_rendered:
-            parse_flag(verify, "verify", VERIFY_MEANING)
-        self.verify = verify
+        self.verify = self._flag_argument("verify", verify)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        verify = parse_flag(self.verify, "verify", VERIFY_MEANING, rendered=self._verify_rendered)
-        self._result = self.simulator(context).status(verify=verify)
+        self._result = self.simulator(context).status(verify=self._flag("verify"))
         return self._result
