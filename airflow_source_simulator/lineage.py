@@ -9,7 +9,6 @@ methods only where it is.
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from airflow_source_simulator.core.ledger import Operation
@@ -23,24 +22,6 @@ if TYPE_CHECKING:
 # The lifecycle change each operation makes to every table it writes; a day makes one only to the tables
 # it adds a column to (ALTER).
 LIFECYCLE = {Operation.LOAD_BASELINE: "CREATE", Operation.RESET: "OVERWRITE", Operation.FAST_FORWARD: "OVERWRITE"}
-
-
-def namespace(simulator: Simulator) -> tuple[str, str | None]:
-    """The OpenLineage namespace of the source's database and the database's name (the first part of a
-    table's name), as the official SQL operators report them: ``postgres://host:port`` and the database,
-    ``mssql://host:port`` and the database, ``databricks://host`` and the catalog. DuckDB is not in the
-    naming spec: its namespace is ``duckdb`` and the database is the file's catalog name (its stem), or the
-    MotherDuck database."""
-    session = simulator.session
-    hook: Any = session.hook
-    if session.name == "duckdb":
-        database = str(hook.get_database())
-        if database.startswith("md:"):
-            return "duckdb", database[3:].split("?", 1)[0] or None
-        return "duckdb", PurePath(database).stem
-    info = hook.get_openlineage_database_info(hook.get_connection(hook.get_conn_id()))
-    catalog = getattr(session, "catalog", None)
-    return f"{info.scheme}://{info.authority}", info.database or catalog
 
 
 def _fields(simulator: Simulator, table: Table) -> list[Any]:
@@ -65,7 +46,7 @@ def lineage(simulator: Simulator, result: dict[str, Any] | None, *, writing: boo
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
 
-    where, database = namespace(simulator)
+    where, database = simulator.session.lineage_namespace()
     day = (result or {}).get("day")
     tables = tables_at(simulator.profile, day if day is not None else 0)
     written = simulator.written if writing and complete else None

@@ -108,6 +108,15 @@ class Session:
     def title(self) -> str:
         return self.dialect.title
 
+    def lineage_namespace(self) -> tuple[str, str | None]:
+        """The OpenLineage namespace of the database and its name (the first part of a table's name), as the
+        engine's official hook reports them for its SQL operators: ``postgres://host:port`` and the database,
+        ``mssql://host:port`` and the database, ``databricks://host`` and the catalog. Needs the openlineage
+        provider, which imports only here."""
+        hook: Any = self.hook
+        info = hook.get_openlineage_database_info(hook.get_connection(hook.get_conn_id()))
+        return f"{info.scheme}://{info.authority}", info.database
+
     # --- the connection -------------------------------------------------------------------------
     def connect(self, log: Logger, *, read_only: bool = False) -> Any:
         """Open the DB-API connection an operation holds (for reading only if asked and the engine can).

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from logging import Logger
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -93,6 +94,12 @@ class DuckDBSession(Session):
         return cls(
             DuckDBHook(database=database, log_sql=False), DuckDBHook(database=database, log_sql=False, read_only=True)
         )
+
+    def lineage_namespace(self) -> tuple[str, str | None]:
+        """DuckDB is not in OpenLineage's naming spec: the namespace ``duckdb``, and the database's catalog name,
+        a file's stem or the MotherDuck database."""
+        database = self.database_name()
+        return "duckdb", (database[3:] or None) if database.startswith("md:") else PurePath(database).stem
 
     def database_name(self) -> str:
         """The database, for messages: a file path, or ``md:<database>`` without the MotherDuck token."""
