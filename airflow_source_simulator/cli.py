@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from airflow_source_simulator.core.arguments import NEXT_DAY, parse_day, parse_profile, parse_scale
 from airflow_source_simulator.defaults import CONN_ID, CRM_SCHEMA, PROFILE, SHOP_SCHEMA
-from airflow_source_simulator.errors import ArgumentError, SimulatorError
+from airflow_source_simulator.errors import ArgumentError, SimulatorError, TargetMismatchError
 from airflow_source_simulator.version import __version__
 
 PROG = "python -m airflow_source_simulator"
@@ -233,10 +233,8 @@ def _verify_target(args: argparse.Namespace, given: set[str], out: TextIO) -> di
     )
     result = report.to_dict()
     if not report.ok:  # the whole report on stdout for the job's artifacts, the diagnosis as the error
-        from airflow_source_simulator.operators.verify import TargetMismatchError
-
         _write(out, result)
-        raise TargetMismatchError(report.summary() + "\n  " + "\n  ".join(report.lines()))
+        raise TargetMismatchError(report.failure())
     return result
 
 

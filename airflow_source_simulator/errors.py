@@ -19,3 +19,7 @@ class VerificationError(SimulatorError):
 
 class StoppedError(SimulatorError):
     """The operation was stopped on request (the task was killed) before it finished."""
+
+
+class TargetMismatchError(SimulatorError):
+    """The pipeline's target differs from the simulated source; the report names every difference."""

@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_source_simulator.defaults import CONN_ID, CRM_SCHEMA, SHOP_SCHEMA
-from airflow_source_simulator.errors import SimulatorError
+from airflow_source_simulator.errors import TargetMismatchError
 from airflow_source_simulator.oracle.options import DBT_VALID_FROM, DBT_VALID_TO, LayoutOptions, Mode
 from airflow_source_simulator.oracle.verify import verify_target
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-class TargetMismatchError(SimulatorError):
-    """The pipeline's target differs from the simulated source; the report names every difference."""
 
 
 class VerifyTargetOperator(BaseOperator):
@@ -139,4 +135,4 @@ class VerifyTargetOperator(BaseOperator):
         ti = context.get("ti")
         if ti is not None:  # the whole report stays available to the next task and the UI, also on failure
             ti.xcom_push(key="return_value", value=result)
-        raise TargetMismatchError(report.summary() + "\n  " + "\n  ".join(report.lines()))
+        raise TargetMismatchError(report.failure())

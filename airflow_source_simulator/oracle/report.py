@@ -120,6 +120,10 @@ class Report:
     def lines(self) -> list[str]:
         return [line for t in self.tables for line in t.lines()]
 
+    def failure(self) -> str:
+        """The message of a check that failed: the summary, then each table's line."""
+        return self.summary() + "\n  " + "\n  ".join(self.lines())
+
     def summary(self) -> str:
         what = f"{self.mode} target at day {self.day} ({self.profile}, scale {self.scale})"
         if self.ok:
