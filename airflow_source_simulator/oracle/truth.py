@@ -61,18 +61,19 @@ class Truth:
         """The table's rows at the end of the day (``replica``)."""
         return to_arrow(self.table(name), state(self.day, self.scale, self.profile).table(name))
 
-    def row_chunks(self, name: str) -> Iterator[tuple[pa.Table, tuple[int, int] | None]]:
-        """The table's rows at the end of the day, with the ``[lo, hi)`` key range of each chunk: the whole
-        table at once (range None) for a state generated whole, else key range by key range, so that a
+    def row_chunks(self, name: str) -> Iterator[tuple[pa.Table, int | None, int | None]]:
+        """The table's rows at the end of the day, chunk by chunk, each with the keys it covers, ``low <= key <
+        high``: the first chunk has no ``low`` and the last no ``high``, so together they cover every key. The
+        whole table is one chunk for a state generated whole, else it comes key range by key range, so that a
         state of any size is checked in bounded memory."""
         if not streamed(self.day, self.scale):
-            yield self.rows(name), None
+            yield self.rows(name), None, None
             return
         table = self.table(name)
         ranges = key_ranges(name, self.day, self.scale)
         chunks = state_chunks(self.day, self.scale, self.profile, table)
-        for keys, columns in zip(ranges, chunks, strict=True):
-            yield to_arrow(table, columns), keys
+        for number, ((lo, hi), columns) in enumerate(zip(ranges, chunks, strict=True)):
+            yield to_arrow(table, columns), lo if number else None, hi if number < len(ranges) - 1 else None
 
     def schema_change(self, name: str) -> int | None:
         """The day the profile's schema change added a column to ``name``, if it did by this state."""

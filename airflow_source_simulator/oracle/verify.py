@@ -15,7 +15,6 @@ import pyarrow as pa
 from airflow_source_simulator.core.arguments import parse_day, parse_profile, parse_scale
 from airflow_source_simulator.core.names import validate_schema_name
 from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR
-from airflow_source_simulator.data.stream import key_ranges, streamed
 from airflow_source_simulator.defaults import CRM_SCHEMA, SHOP_SCHEMA
 from airflow_source_simulator.errors import ArgumentError, SimulatorError
 from airflow_source_simulator.oracle import diagnose
@@ -180,16 +179,10 @@ def _replica(
     the truth comes in key ranges (a large state), each range's target rows read on their own. The first
     range also takes the target's keys below it, the last those above it and the NULL keys."""
     out, flagged, expected_rows = Differences(), [], own.num_rows if own is not None else 0
-    chunks = truth.row_chunks(table.name)
-    ranges = len(key_ranges(table.name, truth.day, truth.scale)) if streamed(truth.day, truth.scale) else 1
-    for number, (expected, keys) in enumerate(chunks, start=1):
-        where = ""
-        if keys is not None and ranges > 1:
-            bounds = ([f"{key} >= {keys[0]}"] if number > 1 else []) + (
-                [f"{key} < {keys[1]}"] if number < ranges else []
-            )
-            where = " WHERE " + " AND ".join(bounds) + (f" OR {key} IS NULL" if number == ranges else "")
-        last = number == ranges
+    for expected, low, high in truth.row_chunks(table.name):
+        bounds = ([f"{key} >= {low}"] if low is not None else []) + ([f"{key} < {high}"] if high is not None else [])
+        last = high is None
+        where = " WHERE " + " AND ".join(bounds) + (f" OR {key} IS NULL" if last else "") if bounds else ""
         try:
             found = target.read_arrow(select + where)
         except Exception as error:

@@ -132,14 +132,15 @@ def encode_parts(
     encoded on another thread while the caller sends this one, so the client encodes while the server
     parses (NumPy and Arrow release the GIL, and so does the driver while it sends)."""
     yield SIGNATURE
-    starts = range(0, rows.num_rows, slice_rows)
     with ThreadPoolExecutor(1, thread_name_prefix="source-simulator-encode") as pool:
-        pending = [pool.submit(_body, rows.slice(start, slice_rows), columns) for start in starts[:1]]
-        for start in starts[1:]:
-            pending.append(pool.submit(_body, rows.slice(start, slice_rows), columns))
-            yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
+        encoded = None  # the slice before the one being encoded
+        for start in range(0, rows.num_rows, slice_rows):
+            encoding = pool.submit(_body, rows.slice(start, slice_rows), columns)
+            if encoded is not None:
+                yield encoded.result()
+            encoded = encoding
+        if encoded is not None:
+            yield encoded.result()
     yield TRAILER
 
 
