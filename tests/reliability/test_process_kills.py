@@ -123,6 +123,7 @@ def test_a_sigkill_at_any_moment_leaves_the_old_or_the_new_state_and_a_retry_con
     forker.until("DONE")
     duration = time.monotonic() - started
     forker.until("EXIT")
+    source.settle()
     new = source.fingerprint()
     assert new != old
     outcomes = []
@@ -136,8 +137,12 @@ def test_a_sigkill_at_any_moment_leaves_the_old_or_the_new_state_and_a_retry_con
             time.sleep(delay)
         _kill(pid)
         forker.until("EXIT")
+        source.settle()
         left = source.fingerprint()
-        assert left in (old, new), f"killed {kind} {delay:.2f} s into {operation}: neither the old nor the new state"
+        assert left in (old, new), (
+            f"killed {kind} {delay:.2f} s into {operation} (an unkilled run took {duration:.2f} s): neither the "
+            f"old state (it differs in {left.differences(old)}) nor the new one (it differs in {left.differences(new)})"
+        )
         outcomes.append("old" if left == old else "new")
         retried = source.fingerprint() if left == new else _retry(source, operation)
         assert retried == new, f"a retry after a kill {kind} {delay:.2f} s into {operation} did not converge"

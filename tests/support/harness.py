@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,21 @@ class Fingerprint:
     ledger: list[tuple[Any, ...]]
     tables: dict[str, tuple[int, str]]
     keys: list[tuple[Any, ...]] = field(default_factory=list)  # (schema, table, primary key constraint)
+
+    def differences(self, other: Fingerprint) -> list[str]:
+        """What differs from ``other``, in words short enough for an assertion message."""
+        out = []
+        if self.ledger != other.ledger:
+            out.append(f"ledger days {[row[2] for row in self.ledger]} against {[row[2] for row in other.ledger]}")
+        names = sorted(set(self.tables) | set(other.tables))
+        out += [
+            f"{name} {self.tables.get(name)} against {other.tables.get(name)}"
+            for name in names
+            if self.tables.get(name) != other.tables.get(name)
+        ]
+        if self.keys != other.keys:
+            out.append(f"primary keys {sorted(set(self.keys) ^ set(other.keys))} on one side only")
+        return out
 
 
 _ROW_TEXT = {"duckdb": "CAST(t AS VARCHAR)", "postgres": "t::text"}
@@ -352,6 +368,9 @@ class DuckDBSource:
                 rows = con.execute(sql).fetchall()
             return rows
 
+    def settle(self) -> None:
+        """Nothing to wait for: a killed process's writes to the file ended with it."""
+
     def fingerprint(self) -> Fingerprint:
         if not self.path.exists():
             return Fingerprint([], {})
@@ -401,9 +420,30 @@ class PostgresSource:
                 rows = cursor.fetchall() if cursor.description else []
             return rows
 
-    def fingerprint(self) -> Fingerprint:
+    def settle(self, seconds: float = 60.0) -> None:
+        """Wait until no other session is connected to the database. A client killed after sending COMMIT
+        leaves its server process to finish the commit, and one killed mid-statement leaves it to finish the
+        statement before it reads the end of the connection and rolls back: the state the kill left is
+        final only once that server process has gone."""
+        deadline = time.monotonic() + seconds
         with psycopg.connect(self.server.uri(self.name), autocommit=True) as conn:
-            return _fingerprint("postgres", lambda sql: conn.execute(sql).fetchall(), SCHEMAS)
+            while True:
+                others = conn.execute(
+                    "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                ).fetchall()
+                if not others:
+                    return
+                assert time.monotonic() < deadline, f"sessions still connected after {seconds:g} s: {others}"
+                time.sleep(0.02)
+
+    def fingerprint(self) -> Fingerprint:
+        """Read in one snapshot (REPEATABLE READ), so that a commit landing meanwhile cannot mix two states."""
+        with psycopg.connect(self.server.uri(self.name)) as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            with conn.transaction():
+                return _fingerprint("postgres", lambda sql: conn.execute(sql).fetchall(), SCHEMAS)
 
     def session(self, fault: Fault | None = None, transactional: bool = True) -> PostgresSession:
         kind = PostgresSession if transactional else PostgresSessionWithoutTransactions
