@@ -75,9 +75,11 @@ system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DUCKDB1_VENV
 reliability: $(INSTALLED)
 	$(BIN)/pytest tests/reliability
 
-# Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes.
+# Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes. Work
+# stealing, because a few tests take half a minute each: dealt out up front, they leave one worker idle
+# at the end while the other runs them one after another (8 minutes instead of 6).
 test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DUCKDB1_VENV)/.installed
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist worksteal
 
 # Only the end-to-end test (`make system` runs it too): a real api-server, scheduler and dag-processor
 # run the classic days, triggered over the REST API.
