@@ -31,7 +31,7 @@ class VerifyTargetOperator(BaseOperator):
     :param mode: ``replica`` (the source's rows at the day) or ``scd2`` (every end-of-day version, with
         validity columns). (templated)
     :param conn_id: the simulated source; its ledger gives the day, scale and profile. Default
-        ``duckdb_default``; ``None`` with ``day`` to check without the source. (templated)
+        ``duckdb_default`` when ``day`` is not given; giving both is refused. (templated)
     :param day: the day to check against instead of the source's ledger (with ``scale``, ``profile``).
         (templated)
     :param scale: with ``day``: the scale (default 1). (templated)
@@ -79,7 +79,7 @@ class VerifyTargetOperator(BaseOperator):
         target_schema: str | Mapping[str, str],
         table_name: str = "{table}",
         mode: str = Mode.REPLICA,
-        conn_id: str | None = CONN_ID,
+        conn_id: str | None = None,
         day: int | str | None = None,
         scale: int | str | None = None,
         profile: str | None = None,
@@ -119,7 +119,8 @@ class VerifyTargetOperator(BaseOperator):
         report = verify_target(
             target_conn_id=self.target_conn_id,
             target_schema=self.target_schema,
-            conn_id=self.conn_id if self.day is None else None,
+            # The default source applies only without day=: a source named together with a day is refused.
+            conn_id=CONN_ID if self.conn_id is None and self.day is None else self.conn_id,
             day=self.day,
             scale=self.scale,
             profile=self.profile,

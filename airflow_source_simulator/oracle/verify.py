@@ -62,7 +62,7 @@ def verify_target(
     shape = layout(target_schema, sources, **options)  # type: ignore[arg-type]
     if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 0:
         raise ArgumentError(f"sample_size={sample_size!r} is not valid: give a whole number of keys, 0 or more.")
-    source = _source_session(conn_id, source_session, day)
+    source = _source_session(conn_id, source_session, day, scale, profile)
     target = _target_session(target_conn_id, target_session)
     truth, own = _truth(source, sources, day, scale, profile, shape, log)
     report = Report(str(shape.mode), truth.day, truth.scale, str(truth.profile))
@@ -79,11 +79,19 @@ def verify_target(
     return report
 
 
-def _source_session(conn_id: str | None, given: Session | None, day: object) -> Session | None:
+def _source_session(
+    conn_id: str | None, given: Session | None, day: object, scale: object, profile: object
+) -> Session | None:
     if (conn_id or given) and day is not None:
         raise ArgumentError(
             "give either the source (conn_id), whose ledger says the day, scale and profile, or day= (with scale= and "
             "profile=) to check without the source; not both."
+        )
+    if day is None and (scale is not None or profile is not None):
+        # Silently checking against the ledger's scale when the caller named another would hide their mistake.
+        raise ArgumentError(
+            f"scale={scale!r} and profile={profile!r} describe the state to check with day=; without day= the "
+            "source's ledger gives them."
         )
     if given is not None:
         return given

@@ -376,3 +376,44 @@ def test_the_operator_fails_naming_the_causes_and_keeps_the_whole_report_in_xcom
     assert report["ok"] is False and report["profile"] == "cdc" and report["day"] == 3
     assert report["tables"]["jaffle_crm.web_sessions"]["rows_missing"]["causes"]["late_arriving"] > 0
     assert report["tables"]["jaffle_shop.customers"]["ok"] is True
+
+
+def test_the_operator_checks_a_day_without_any_source_connection(
+    day_three: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_source_simulator import VerifyTargetOperator
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _copy_source(day_three, warehouse)
+    monkeypatch.delenv("AIRFLOW_CONN_DUCKDB_DEFAULT", raising=False)  # the default source must not be looked up
+    monkeypatch.setenv("AIRFLOW_CONN_SIM_WAREHOUSE", f'{{"conn_type": "duckdb", "host": "{warehouse}"}}')
+    task = VerifyTargetOperator(task_id="check", day=3, target_conn_id="sim_warehouse", target_schema=RAW)
+    report = task.execute(cast(Any, {"ti": RecordingTask()}))
+    assert report["ok"] is True and report["day"] == 3 and report["scale"] == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"conn_id": "sim_source", "day": 3}, "give either the source (conn_id)"),
+        ({"conn_id": "sim_source", "scale": 5}, "scale=5 and profile=None describe the state to check with day="),
+        ({"conn_id": "sim_source", "profile": "cdc"}, "scale=None and profile='cdc' describe the state"),
+    ],
+    ids=["a source and a day", "a scale without a day", "a profile without a day"],
+)
+def test_the_operator_refuses_a_source_with_a_described_state_before_reading_anything(
+    day_three: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: dict[str, Any], message: str
+) -> None:
+    from airflow_source_simulator import VerifyTargetOperator
+    from airflow_source_simulator.errors import ArgumentError
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    _copy_source(day_three, warehouse)
+    before = (day_three.read_bytes(), warehouse.read_bytes())
+    monkeypatch.setenv("AIRFLOW_CONN_SIM_SOURCE", f'{{"conn_type": "duckdb", "host": "{day_three}"}}')
+    monkeypatch.setenv("AIRFLOW_CONN_SIM_WAREHOUSE", f'{{"conn_type": "duckdb", "host": "{warehouse}"}}')
+    task = VerifyTargetOperator(task_id="check", target_conn_id="sim_warehouse", target_schema=RAW, **arguments)
+    with pytest.raises(ArgumentError) as refused:
+        task.execute(cast(Any, {"ti": RecordingTask()}))
+    assert message in str(refused.value)
+    assert (day_three.read_bytes(), warehouse.read_bytes()) == before
