@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,18 +36,44 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "scale": None,
     "profile": None,
 }
+# The simulator's remedies name the operators and their keyword arguments; a command-line user reads them in
+# the command line's words. Only remedies are translated: "day=0 is not valid" describes the value given.
+_CLI_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (r"ResetOperator\(force=True\)", "the reset command with --force"),
+        (r"\bResetOperator\b", "the reset command"),
+        (r"\bLoadBaselineOperator\b", "the load command"),
+        (r"\bStatusOperator\b", "the status command"),
+        (r"\bpass fast_forward=True\b", "give --fast-forward"),
+        (r"\bpass force=True\b", "give --force"),
+        (r"\(shop_schema / crm_schema\)", "(--shop-schema / --crm-schema)"),
+        (r"\b(Give|with) scale=(\d+)", r"\1 --scale \2"),
+        (r"\b(Give|with) profile='([\w-]+)'", r"\1 --profile \2"),
+        (r"the source \(conn_id\)", "the source (--conn-id)"),
+        (r"\bday= \(with scale= and profile=\)", "--day (with --scale and --profile)"),
+    )
+)
 # The hooks log every connection they open and every statement's row count; the simulator logs its steps.
 _QUIET_HOOKS = "airflow.task.hooks=WARNING"
 
 
+def in_cli_words(message: str) -> str:
+    """A refusal's remedy in the command line's words (``--fast-forward``, not ``fast_forward=True``)."""
+    for pattern, words in _CLI_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
 def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An argparse type from one of the operators' parsers: a refusal keeps the operators' message."""
+    """An argparse type from one of the operators' parsers: a refusal keeps the operators' message, its remedy
+    in the command line's words."""
 
     def check(text: str) -> Any:
         try:
             return parse(text)
         except ArgumentError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+            raise argparse.ArgumentTypeError(in_cli_words(str(error))) from None
 
     check.__name__ = parse.__name__
     return check
@@ -272,9 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             result = _verify_target(args, given, out) if args.command == "verify-target" else _operation(args)
         except ArgumentError as error:
-            parser.exit(2, f"{PROG} {args.command}: error: {error}\n")
+            parser.exit(2, f"{PROG} {args.command}: error: {in_cli_words(str(error))}\n")
         except SimulatorError as error:
-            print(f"error: {error}", file=sys.stderr, flush=True)
+            print(f"error: {in_cli_words(str(error))}", file=sys.stderr, flush=True)
             return 1
         _write(out, result)
     return 0

@@ -88,6 +88,8 @@ def test_a_day_out_of_order_is_refused_with_exit_1_and_changes_nothing(
     assert refused.returncode == 1, refused.stderr[-3000:]
     assert refused.stdout == ""
     assert "cannot apply day 5: the database is at day 3. Apply day 4 first" in refused.stderr
+    assert "or give --fast-forward to build the day directly" in refused.stderr  # the command line's words
+    assert "fast_forward=True" not in refused.stderr
     with duckdb.connect(str(folder / "source.duckdb"), read_only=True) as db:
         (day,) = db.execute("SELECT max(day) FROM jaffle_shop.source_simulator_ledger").fetchone() or (None,)
     assert day == 3

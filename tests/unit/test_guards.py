@@ -104,3 +104,33 @@ def test_only_ascii_digits_make_a_day_or_a_scale(text: str) -> None:
         parse_day(text)
     with pytest.raises(ArgumentError, match=r"is not valid: give a whole number from 1 to 100,000"):
         parse_scale(text)
+
+
+def _refusal(refuse: object, *args: object) -> str:
+    with pytest.raises(SimulatorError) as refused:
+        error = refuse(*args)  # type: ignore[operator]
+        if isinstance(error, SimulatorError):  # some guards return the error for the caller to raise
+            raise error
+    return str(refused.value)
+
+
+def test_every_remedy_reads_in_the_command_lines_words_there() -> None:
+    from airflow_source_simulator.cli import in_cli_words
+
+    foreign = guards.Inspection(None, frozenset({"orders"}), owned=False)
+    remedies = {
+        _refusal(guards.refuse_no_baseline, 3, SCHEMAS): ["the load command", "give --fast-forward"],
+        _refusal(guards.refuse_out_of_order, 5, 3): ["Apply day 4 first", "give --fast-forward"],
+        _refusal(guards.refuse_foreign_tables, foreign, SCHEMAS, False): ["(--shop-schema / --crm-schema)", "--force"],
+        _refusal(guards.refuse_other_state, entry(), 3, "classic"): ["Give --scale 1", "reset with --scale 3"],
+        _refusal(guards.refuse_other_state, entry(), 1, "cdc"): ["Give --profile classic", "with --profile cdc"],
+        _refusal(guards.refuse_unreadable_ledger, entry(ledger_version=2), "s"): ["the reset command with --force"],
+    }
+    for message, words in remedies.items():
+        cli = in_cli_words(message)
+        assert all(w in cli for w in words), cli
+        assert "Operator" not in cli and "=True" not in cli and "scale=" not in cli, cli
+    described = "day=0 is not valid: days start at 1 (day 0 is the baseline; use LoadBaselineOperator)."
+    assert (
+        in_cli_words(described) == "day=0 is not valid: days start at 1 (day 0 is the baseline; use the load command)."
+    )
