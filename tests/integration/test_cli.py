@@ -166,6 +166,7 @@ def test_verify_target_exits_0_on_a_match_and_1_naming_a_deleted_row(
         env=env,
         cwd=folder,
     )
-    assert by_day.returncode == 2 and "give either the source (conn_id)" in by_day.stderr
+    assert by_day.returncode == 2 and "give either the source (--conn-id)" in by_day.stderr
+    assert "or --day (with --scale and --profile) to check without the source; not both" in by_day.stderr
     by_day = cli("verify-target", "--target-conn-id", "warehouse", *TARGET, "--day", "2", env=env, cwd=folder)
     assert by_day.returncode == 1 and json.loads(by_day.stdout)["day"] == 2
