@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,9 +20,18 @@ PARALLEL_FROM = 100_000  # keys; below this, threads cost more than they save
 _WORKERS = max(1, min(os.cpu_count() or 1, 4))
 
 
+_POOL_THREADS = "source-simulator-generate"
+
+
 @cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="source-simulator")
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix=_POOL_THREADS)
+
+
+def _in_pool() -> bool:
+    """Whether this thread is one of the pool's: a slice that needs another table computed first (order items
+    need their orders) computes it on its own thread, as a pool waiting for itself would wait forever."""
+    return threading.current_thread().name.startswith(_POOL_THREADS)
 
 
 @dataclass
@@ -42,7 +52,7 @@ class GeneratorBase:
     def _in_parallel(self, generate: Callable[[I64], Columns], keys: I64) -> Columns:
         """``generate(keys)``, in slices on every core for a whole large state (NumPy releases the GIL);
         a key range (a Spark task) stays on one thread, as its executor runs other tasks beside it."""
-        if self.keys is not None or keys.size < PARALLEL_FROM or _WORKERS == 1:
+        if self.keys is not None or keys.size < PARALLEL_FROM or _WORKERS == 1 or _in_pool():
             return generate(keys)
         parts = list(_pool().map(generate, np.array_split(keys, _WORKERS)))
         # Joined on every core too: in a fresh process the joined columns are new memory, and the kernel's

@@ -203,8 +203,9 @@ class OrderRows(CustomerRows, ProductRows):
             pairs.append(np.arange(lo, hi, dtype=np.int64) + c * (1 << 32))
         pair = np.concatenate(pairs)
         order_id, counts, first_item = self._items_of_blocks(pair >> 32, pair & ((1 << 32) - 1))
-        if self.keys is None:
-            self._all_prices  # noqa: B018 - computed once, before the threads share it
+        if self.keys is None:  # computed once, before the threads share them
+            self._all_prices  # noqa: B018
+            self._orders  # noqa: B018
         rows = self._in_parallel(
             lambda rows: self._items(order_id[rows], counts[rows], first_item[rows]),
             np.arange(order_id.size),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -105,3 +108,29 @@ def test_every_generated_change_carries_its_days_timestamps(day: int) -> None:
         for ts in (change.inserted["created_at"], change.updated["updated_at"]):
             assert ((ts >= start) & (ts < end)).all(), f"{name} on day {day}"
     assert day_delta(day)["customers"].inserted_rows > 0
+
+
+_ANY_TABLE_FIRST = """
+import numpy as np
+from airflow_source_simulator.data import base
+from airflow_source_simulator.data.generate import Generator
+from airflow_source_simulator.schema import TABLES
+
+in_order = Generator(3, 200)
+whole = {t.name: in_order.table(t.name) for t in TABLES}
+assert len(in_order._orders["order_id"]) >= base.PARALLEL_FROM, "the orders must be generated in slices on threads"
+for table in TABLES:
+    alone = Generator(3, 200).table(table.name)
+    assert alone.keys() == whole[table.name].keys(), table.name
+    assert all(np.array_equal(alone[c], whole[table.name][c]) for c in alone), table.name
+print("ok")
+"""
+
+
+def test_any_table_asked_for_first_is_generated_on_the_threads_and_equals_it_in_order() -> None:
+    # In a process of its own, with a time limit: the order items' slices, on the pool's threads, once waited
+    # for their orders to be generated on the same, busy pool, and the generation never returned.
+    done = subprocess.run(
+        [sys.executable, "-c", _ANY_TABLE_FIRST], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
