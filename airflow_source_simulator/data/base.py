@@ -18,8 +18,6 @@ from airflow_source_simulator.data.scenario import CLASSIC, Profile, max_id
 
 PARALLEL_FROM = 100_000  # keys; below this, threads cost more than they save
 _WORKERS = max(1, min(os.cpu_count() or 1, 4))
-
-
 _POOL_THREADS = "source-simulator-generate"
 
 
