@@ -23,6 +23,10 @@ class Cause(StrEnum):
     SOFT_DELETE = "soft_delete"
     STALE_VERSION = "stale_version"
     SCHEMA_CHANGE = "schema_change"
+    TIME_ZONE = "time_zone"
+    NULL_AS_EMPTY = "null_as_empty"
+    TRUNCATED = "truncated"
+    NARROWED = "narrowed"
     NOT_IN_SOURCE = "not_in_source"
     DUPLICATE_KEY = "duplicate_key"
     UNEXPLAINED = "unexplained"
@@ -63,6 +67,22 @@ ADVICE: dict[Cause, Advice] = {
     Cause.SCHEMA_CHANGE: Advice(
         "the schema change",
         "let a column the source adds through to the target (schema evolution), with its values",
+    ),
+    Cause.TIME_ZONE: Advice(
+        "shifted by a constant offset (a time-zone conversion)",
+        "load timestamps as the source holds them (UTC): no session time zone, no local-time conversion",
+    ),
+    Cause.NULL_AS_EMPTY: Advice(
+        "NULL stored as an empty string",
+        "keep NULL as NULL (check the loader's null marker, e.g. a CSV's empty field or NULL text)",
+    ),
+    Cause.TRUNCATED: Advice(
+        "text cut short",
+        "give the target column the source's length (or an unbounded text type)",
+    ),
+    Cause.NARROWED: Advice(
+        "values narrowed (precision or type lost)",
+        "give the target column the source's type (e.g. DECIMAL(10,2), not INTEGER)",
     ),
     Cause.NOT_IN_SOURCE: Advice("not in the source", "the target holds rows the source never had at this day"),
     Cause.DUPLICATE_KEY: Advice(
