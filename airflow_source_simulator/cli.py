@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--hard-deletes", help="replica: absent (default) or flagged")
     verify.add_argument("--valid-from-column", default="dbt_valid_from", help="scd2: a version's start")
     verify.add_argument("--valid-to-column", default="dbt_valid_to", help="scd2: a version's end")
+    verify.add_argument("--valid-to-current", help="scd2: a current version's valid_to when not NULL (e.g. 9999-12-31)")
+    verify.add_argument(
+        "--tables", action="append", metavar="TABLE", help="check only this table (table or schema.table; repeatable)"
+    )
     verify.add_argument("--sample-size", type=int, default=10, help="keys listed per kind of difference and table")
     return parser
 
@@ -257,6 +261,8 @@ def _verify_target(args: argparse.Namespace, given: set[str], out: TextIO) -> di
         hard_deletes=args.hard_deletes,
         valid_from_column=args.valid_from_column,
         valid_to_column=args.valid_to_column,
+        valid_to_current=args.valid_to_current,
+        tables=args.tables,
     )
     result = report.to_dict()
     if not report.ok:  # the whole report on stdout for the job's artifacts, the diagnosis as the error

@@ -43,8 +43,9 @@ class Dialect:
 
     # --- names and types ------------------------------------------------------------------------
     def quote(self, identifier: str) -> str:
-        """A quoted identifier (names are validated plain identifiers, so nothing needs escaping)."""
-        return f'"{identifier}"'
+        """A quoted identifier: the simulator's names are plain, but a target's come from its catalog and may
+        hold anything, the quote character included (doubled, as standard SQL escapes it)."""
+        return '"' + identifier.replace('"', '""') + '"'
 
     def fold(self, identifier: str) -> str:
         """The name the catalog stores for an unquoted-safe identifier (Unity Catalog lower-cases)."""

@@ -30,7 +30,7 @@ class DatabricksDialect(Dialect):
     cdc_modes = ("change_data_feed",)
 
     def quote(self, identifier: str) -> str:
-        return f"`{identifier}`"
+        return "`" + identifier.replace("`", "``") + "`"
 
     def fold(self, identifier: str) -> str:
         return identifier.lower()

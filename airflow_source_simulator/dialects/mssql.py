@@ -33,7 +33,7 @@ class MsSqlDialect(Dialect):
     cdc_modes = ("change_tracking", "cdc")
 
     def quote(self, identifier: str) -> str:
-        return f"[{identifier}]"
+        return "[" + identifier.replace("]", "]]") + "]"
 
     def create_schema(self, schema: str) -> str:
         # CREATE SCHEMA must be alone in its batch, hence EXEC; QUOTENAME compares the quoted form,

@@ -38,8 +38,8 @@ class VerifyTargetOperator(BaseOperator):
     :param profile: with ``day``: the change profile (default ``classic``). (templated)
     :param shop_schema: the source's ERP schema (default ``jaffle_shop``). (templated)
     :param crm_schema: the source's CRM schema (default ``jaffle_crm``). (templated)
-    :param ignore_columns: glob patterns of the loader's own columns, e.g. ``["_dlt_*", "_fivetran_*"]``;
-        a pattern that matches no column is refused. (templated)
+    :param ignore_columns: glob patterns of the loader's own columns, e.g. ``["_dlt_*", "_fivetran_*"]``
+        (a pattern that matches no column is fine: a list of every loader's patterns is normal). (templated)
     :param column_names: the target's names of source columns, by ``column`` or ``table.column``.
         (templated)
     :param deleted_column: replica: the loader's column marking a deleted row (``_fivetran_deleted``,
@@ -49,6 +49,11 @@ class VerifyTargetOperator(BaseOperator):
     :param valid_from_column: scd2: the version's start (default dbt snapshot's ``dbt_valid_from``).
         (templated)
     :param valid_to_column: scd2: the version's end (default ``dbt_valid_to``). (templated)
+    :param valid_to_current: scd2: the valid_to of a current version, when the target writes a date instead of
+        NULL (dbt's ``dbt_valid_to_current``), e.g. ``"9999-12-31"``; by default NULL or any date from year 9000
+        on means current. (templated)
+    :param tables: the source tables to check, as ``table`` or ``schema.table`` (default: all). A table the
+        target lacks is no difference while its source table is empty. (templated)
     :param sample_size: keys listed per kind of difference and table (default 10).
     """
 
@@ -69,6 +74,8 @@ class VerifyTargetOperator(BaseOperator):
         "hard_deletes",
         "valid_from_column",
         "valid_to_column",
+        "valid_to_current",
+        "tables",
     )
     ui_color = "#dcfce7"
 
@@ -91,6 +98,8 @@ class VerifyTargetOperator(BaseOperator):
         hard_deletes: str | None = None,
         valid_from_column: str = DBT_VALID_FROM,
         valid_to_column: str = DBT_VALID_TO,
+        valid_to_current: str | None = None,
+        tables: Sequence[str] | None = None,
         sample_size: int = 10,
         **kwargs: Any,
     ) -> None:
@@ -113,6 +122,8 @@ class VerifyTargetOperator(BaseOperator):
         self.hard_deletes = hard_deletes
         self.valid_from_column = valid_from_column
         self.valid_to_column = valid_to_column
+        self.valid_to_current = valid_to_current
+        self.tables = tables
 
     def execute(self, context: Context) -> dict[str, Any]:
         options = {name: getattr(self, name) for name in LayoutOptions.__annotations__}

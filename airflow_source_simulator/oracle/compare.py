@@ -6,6 +6,7 @@ No Python loop over rows: a scale-100 table compares in the time DuckDB takes to
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
+from airflow_source_simulator.oracle.options import FAR_FUTURE
 from airflow_source_simulator.oracle.truth import CLOSED, VALID_FROM, VALID_TO
 from airflow_source_simulator.schema import Column, Table
 
@@ -27,6 +29,18 @@ _COMPARED = {
 }
 
 
+@dataclass(frozen=True)
+class Validity:
+    """How an scd2 target bounds its versions: its validity columns, the valid_to of a current version
+    besides NULL (None: any from year 9000 on, dbt's dbt_valid_to_current), and the column marking dbt's
+    deletion records (``hard_deletes: new_record``), if it has one."""
+
+    valid_from: str
+    valid_to: str
+    current: dt.datetime | None = None
+    deleted: str | None = None
+
+
 @dataclass
 class Differences:
     """One table's differences, as keys (versions are (key, valid_from) in scd2)."""
@@ -36,6 +50,7 @@ class Differences:
     duplicated: list[Any] = field(default_factory=list)
     differing: dict[Any, dict[str, tuple[Any, Any]]] = field(default_factory=dict)  # key -> column -> (expected, found)
     not_closed: list[Any] = field(default_factory=list)  # scd2: versions of deleted keys left open
+    deletion_records: list[Any] = field(default_factory=list)  # scd2: deletion records of keys never deleted
     custom_rows: int = 0  # rows of the user's own (IDs from the custom floor), left out
     found_rows: int = 0
 
@@ -46,6 +61,7 @@ class Differences:
         self.duplicated += other.duplicated
         self.differing.update(other.differing)
         self.not_closed += other.not_closed
+        self.deletion_records += other.deletion_records
         self.custom_rows += other.custom_rows
         self.found_rows += other.found_rows
 
@@ -188,14 +204,30 @@ class Comparison:
             out.differing = self._differing([self.table.key], compared, "live")
         return out, flagged
 
-    def scd2(self, columns: Mapping[str, str], valid_from: str, valid_to: str) -> Differences:
+    def scd2(self, columns: Mapping[str, str], validity: Validity) -> Differences:
         """Compare versions: a version is (key, valid_from); its values and its valid_to are compared, and a
-        deleted key's last version must be closed (any time)."""
+        deleted key's last version must be closed (any time). dbt's deletion records (``validity.deleted``)
+        are not versions: each must be of a key the source deleted."""
         stamp = "timezone('UTC', TRY_CAST({} AS TIMESTAMPTZ))"
-        extra = {VALID_FROM: stamp.format(quoted(valid_from)), VALID_TO: stamp.format(quoted(valid_to))}
+        valid_to = stamp.format(quoted(validity.valid_to))
+        current = validity.current or FAR_FUTURE
+        test = "=" if validity.current else ">="
+        extra = {
+            VALID_FROM: stamp.format(quoted(validity.valid_from)),
+            VALID_TO: f"CASE WHEN {valid_to} {test} TIMESTAMP '{current.isoformat(sep=' ')}' THEN NULL ELSE {valid_to} END",
+        }
+        if validity.deleted:
+            extra["_deleted"] = marker(quoted(validity.deleted), self.found_types[validity.deleted])
         self._found_view(columns, extra)
         key, vf = quoted(self.table.key), quoted(VALID_FROM)
-        out = Differences(found_rows=int(self.db.execute("SELECT count(*) FROM found").fetchall()[0][0]))
+        out = Differences(found_rows=int(self.db.execute("SELECT count(*) FROM found_all").fetchall()[0][0]))
+        if validity.deleted:
+            self.db.execute("CREATE OR REPLACE TEMP VIEW found AS SELECT * FROM found_all WHERE NOT _deleted")
+            # A deletion record stands for a deleted key: one whose versions the truth closes.
+            out.deletion_records = self._keys(
+                f"SELECT DISTINCT {key} FROM found_all WHERE _deleted AND {key} NOT IN "
+                f"(SELECT {key} FROM expected_rows WHERE {CLOSED}) ORDER BY 1"
+            )
         out.duplicated = self._keys(f"SELECT {key}, {vf} FROM found GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2")
         out.missing = self._keys(
             f"SELECT {key}, {vf} FROM expected_rows ANTI JOIN found USING ({key}, {vf}) ORDER BY 1, 2"

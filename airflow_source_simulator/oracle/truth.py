@@ -61,6 +61,11 @@ class Truth:
         """The table's rows at the end of the day (``replica``)."""
         return to_arrow(self.table(name), state(self.day, self.scale, self.profile).table(name))
 
+    def count(self, name: str) -> int:
+        """How many rows the table holds at the end of the day (generated for this: asked only of a table the
+        target lacks)."""
+        return sum(rows.num_rows for rows, _, _ in self.row_chunks(name))
+
     def row_chunks(self, name: str) -> Iterator[tuple[pa.Table, int | None, int | None]]:
         """The table's rows at the end of the day, chunk by chunk, each with the keys it covers, ``low <= key <
         high``: the first chunk has no ``low`` and the last no ``high``, so together they cover every key. The

@@ -3,13 +3,11 @@ every miss. It only reads: the source (its ledger, and rows of the user's own) a
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Mapping
 from contextlib import closing
 from typing import Any, Unpack
 
-import duckdb
 import pyarrow as pa
 
 from airflow_source_simulator.core.arguments import parse_day, parse_profile, parse_scale
@@ -17,11 +15,12 @@ from airflow_source_simulator.core.names import validate_schema_name
 from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR
 from airflow_source_simulator.defaults import CRM_SCHEMA, SHOP_SCHEMA
 from airflow_source_simulator.errors import ArgumentError, SimulatorError
-from airflow_source_simulator.oracle import diagnose
-from airflow_source_simulator.oracle.compare import Comparison, Differences, engine
-from airflow_source_simulator.oracle.options import HardDeletes, Layout, LayoutOptions, Mode, layout
-from airflow_source_simulator.oracle.report import Finding, Report, TableReport, plain
-from airflow_source_simulator.oracle.truth import Facts, Truth
+from airflow_source_simulator.oracle.check import check
+from airflow_source_simulator.oracle.compare import engine
+from airflow_source_simulator.oracle.options import Layout, LayoutOptions, Mode, layout
+from airflow_source_simulator.oracle.report import Report, TableReport
+from airflow_source_simulator.oracle.target import locate
+from airflow_source_simulator.oracle.truth import Truth
 from airflow_source_simulator.schema import Table
 from airflow_source_simulator.sessions.base import Session
 from airflow_source_simulator.simulator import Simulator
@@ -66,13 +65,18 @@ def verify_target(
     target = _target_session(target_conn_id, target_session)
     truth, own = _truth(source, sources, day, scale, profile, shape, log)
     report = Report(str(shape.mode), truth.day, truth.scale, str(truth.profile))
+    tables = [t for t in truth.tables() if shape.tables is None or t.name in shape.tables]
     with target.hold(log, read_only=True), closing(engine()) as db:
-        columns = _target_columns(target, shape, truth)
-        for table in truth.tables():
-            place, found_columns = columns[table.name]
-            report.tables.append(
-                _check(db, target, table, truth, shape, place, found_columns, own.get(table.name), sample_size)
+        places = locate(target, shape, tables)
+        for table in tables:
+            place = places[table.name]
+            if place is None:  # every absent table is named at once, and the others are still checked
+                report.tables.append(_absent(table, truth, shape, own.get(table.name)))
+                continue
+            log.info(
+                "Checking %s.%s against %s.%s", shape.source_schemas[table.role], table.name, place.schema, place.name
             )
+            report.tables.append(check(db, target, table, truth, shape, place, own.get(table.name), sample_size))
     log.info("%s", report.summary())
     for line in report.lines():
         log.info("  %s", line)
@@ -147,193 +151,9 @@ def _truth(
     return truth, own
 
 
-def _target_columns(target: Session, shape: Layout, truth: Truth) -> dict[str, tuple[tuple[str, str], list[str]]]:
-    """Each table's target (schema, table) and columns, as the catalog spells them; refuses a missing table or
-    an ignore pattern that matches no column."""
-    catalog = target.catalog(sorted(set(shape.schemas.values())))
-    folded = {(s.lower(), t.lower()): ((s, t), list(cols)) for (s, t), cols in catalog.items()}
-    out = {}
-    for table in truth.tables():
-        schema, name = shape.target_table(table)
-        found = folded.get((schema.lower(), name.lower()))
-        if found is None:
-            raise SimulatorError(
-                f"the target has no table {schema}.{name} (for {shape.source_schemas[table.role]}.{table.name}; "
-                f"target_schema={dict(shape.schemas)!r}, table_name={shape.table_name!r}). Nothing was checked."
-            )
-        out[table.name] = found
-    used = {p for p in shape.ignore_columns for _, cols in out.values() for c in cols if fnmatch.fnmatchcase(c, p)}
-    unused = [p for p in shape.ignore_columns if p not in used]
-    if unused:
-        raise ArgumentError(
-            f"ignore_columns pattern {', '.join(map(repr, unused))} matches no column of the target's tables: check "
-            "the spelling, or leave it out."
-        )
-    return out
-
-
-def _replica(
-    db: duckdb.DuckDBPyConnection,
-    target: Session,
-    table: Table,
-    truth: Truth,
-    select: str,
-    key: str,
-    mapped: Mapping[str, str],
-    marker: str | None,
-    own: pa.Table | None,
-) -> tuple[Differences, list[Any], int]:
-    """A replica's differences, its keys flagged deleted and the rows expected: compared chunk by chunk when
-    the truth comes in key ranges (a large state), each range's target rows read on their own. The first
-    range also takes the target's keys below it, the last those above it and the NULL keys."""
-    out, flagged, expected_rows = Differences(), [], own.num_rows if own is not None else 0
-    for expected, low, high in truth.row_chunks(table.name):
-        bounds = ([f"{key} >= {low}"] if low is not None else []) + ([f"{key} < {high}"] if high is not None else [])
-        last = high is None
-        where = " WHERE " + " AND ".join(bounds) + (f" OR {key} IS NULL" if last else "") if bounds else ""
-        try:
-            found = target.read_arrow(select + where)
-        except Exception as error:
-            if not where:
-                raise
-            raise SimulatorError(
-                f"could not read the target's rows by key range ({where.strip()}): {error}. A state this large is "
-                f"checked key range by key range, which needs the key column {key} to compare with numbers."
-            ) from error
-        comparison = Comparison(db, table, expected, found, own if last else None)
-        try:
-            part, part_flagged = comparison.replica(mapped, marker, own is not None)
-        finally:
-            comparison.close()
-        expected_rows += expected.num_rows
-        out.merge(part)
-        flagged += part_flagged
-    return out, flagged, expected_rows
-
-
-def _check(
-    db: duckdb.DuckDBPyConnection,
-    target: Session,
-    table: Table,
-    truth: Truth,
-    shape: Layout,
-    place: tuple[str, str],
-    found_columns: list[str],
-    own: pa.Table | None,
-    sample: int,
-) -> TableReport:
+def _absent(table: Table, truth: Truth, shape: Layout, own: pa.Table | None) -> TableReport:
+    """A table the target does not have: no difference while the truth has no row (loaders such as dlt create
+    a table only once its source table has one), else every expected row is missing."""
     schema, name = shape.target_table(table)
-    qualified = f"{shape.source_schemas[table.role]}.{table.name}"
-    present = {c.lower(): c for c in found_columns}
-    mapped = {
-        c.name: present[shape.target_column(table, c.name).lower()]
-        for c in table.columns
-        if shape.target_column(table, c.name).lower() in present
-    }
-    # The deleted marker may be on some tables only (a table without it has no row marked); the validity
-    # columns of scd2 are on every table.
-    marker = present.get(shape.deleted_column.lower()) if shape.deleted_column else None
-    special = {shape.valid_from_column, shape.valid_to_column} if shape.mode == Mode.SCD2 else set()
-    specials = {present[s.lower()] for s in special if s.lower() in present} | ({marker} if marker else set())
-    missing_special = [s for s in special if s.lower() not in present]
-    if missing_special:
-        raise SimulatorError(
-            f"the target table {schema}.{name} has no column {', '.join(map(repr, missing_special))} "
-            f"(mode={str(shape.mode)!r}). Nothing was checked."
-        )
-    report = TableReport(qualified, f"{schema}.{name}", 0)
-    report.missing_columns = [c.name for c in table.columns if c.name not in mapped]
-    if table.key in report.missing_columns:
-        raise SimulatorError(f"the target table {schema}.{name} has no key column {table.key}. Nothing was checked.")
-    report.ignored_columns = [
-        c for c in found_columns if c not in mapped.values() and c not in specials and shape.ignored(c)
-    ]
-    report.unexpected_columns = [
-        c for c in found_columns if c not in mapped.values() and c not in specials and c not in report.ignored_columns
-    ]
-    added = truth.schema_change(table.name)
-    for column in report.missing_columns:
-        if added and column in truth.table(table.name).column_names and column == "loyalty_tier":
-            report.notes.append(
-                f"{qualified}: column {column} missing — {diagnose.ADVICE[diagnose.Cause.SCHEMA_CHANGE].what} of day "
-                f"{added} ({table.name}.{column} added): {diagnose.ADVICE[diagnose.Cause.SCHEMA_CHANGE].fix}"
-            )
-        else:
-            report.notes.append(f"{qualified}: column {column} missing from {schema}.{name}")
-    quote = target.dialect.quote
-    columns = ", ".join(quote(c) for c in [*mapped.values(), *specials])
-    select = f"SELECT {columns} FROM {quote(place[0])}.{quote(place[1])}"
-
-    def facts() -> Facts:  # computed only to explain a difference: a matching target never needs it
-        return truth.facts(table.name)
-
-    scd2 = shape.mode == Mode.SCD2
-    flagged: list[Any] = []
-    if scd2:
-        expected = truth.versions(table.name)
-        report.expected_rows = expected.num_rows
-        comparison = Comparison(db, table, expected, target.read_arrow(select))
-        try:
-            differences = comparison.scd2(
-                mapped, present[shape.valid_from_column.lower()], present[shape.valid_to_column.lower()]
-            )
-        finally:
-            comparison.close()
-    else:
-        differences, flagged, report.expected_rows = _replica(
-            db, target, table, truth, select, quote(mapped[table.key]), mapped, marker, own
-        )
-    report.found_rows, report.custom_rows = differences.found_rows, differences.custom_rows
-    noun = "versions" if scd2 else "rows"
-    report.findings = [
-        Finding.of(f"{noun} missing", differences.missing, lambda k: diagnose.missing(k, facts(), scd2), sample),
-        Finding.of(
-            f"{noun} the source does not hold",
-            differences.unexpected,
-            lambda k: diagnose.unexpected(k, facts(), scd2),
-            sample,
-        ),
-        Finding.of(
-            "keys held more than once", differences.duplicated, lambda k: (diagnose.Cause.DUPLICATE_KEY, ""), sample
-        ),
-    ]
-    differing = Finding(f"{noun} differing")
-    for key, diff in differences.differing.items():
-        cause, detail = diagnose.differing(key, diff, facts(), "loyalty_tier" if added else None)
-        differing.count += 1
-        differing.causes[cause] += 1
-        if len(differing.sample) < sample:
-            values = {c: {"expected": plain(e), "found": plain(f)} for c, (e, f) in list(diff.items())[:3]}
-            differing.sample.append({"key": plain(key), "cause": str(cause), "detail": detail, "columns": values})
-    report.findings.append(differing)
-    if scd2:
-        report.findings.append(
-            Finding.of(
-                "versions of deleted keys left open",
-                differences.not_closed,
-                lambda k: (
-                    diagnose.Cause.HARD_DELETE,
-                    f"deleted on day {facts().hard_deleted.get(k[0], facts().restored.get(k[0], (0,))[0])}",
-                ),
-                sample,
-            )
-        )
-    elif shape.hard_deletes == HardDeletes.FLAGGED:
-        deleted = set(facts().hard_deleted)
-        report.findings.append(
-            Finding.of(
-                "hard-deleted rows not flagged",
-                sorted(deleted - set(flagged)),
-                lambda k: (diagnose.Cause.HARD_DELETE, f"deleted on day {facts().hard_deleted[k]}"),
-                sample,
-            )
-        )
-        report.findings.append(
-            Finding.of(
-                "rows flagged deleted that the source holds",
-                sorted(set(flagged) - deleted),
-                lambda k: (diagnose.Cause.UNEXPLAINED, ""),
-                sample,
-            )
-        )
-    return report
+    expected = truth.count(table.name) + (own.num_rows if own is not None else 0)
+    return TableReport(f"{shape.source_schemas[table.role]}.{table.name}", f"{schema}.{name}", expected, absent=True)

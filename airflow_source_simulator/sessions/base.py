@@ -314,6 +314,15 @@ class Session:
             out.setdefault((str(schema), str(table)), {})[str(column).lower()] = required
         return out
 
+    def table_columns(self, schemas: Sequence[str]) -> dict[tuple[str, str], list[str]]:
+        """Per (schema, table) in ``schemas`` (each as given and lower-cased, as an engine folds an unquoted
+        name): its columns as the catalog spells them, to be quoted exactly (a target's names are its own)."""
+        out: dict[tuple[str, str], list[str]] = {}
+        names = sorted({name for s in schemas for name in (s, s.lower())})
+        for schema, table, column, *_ in self.query(self.dialect.catalog_query(names)):
+            out.setdefault((str(schema), str(table)), []).append(str(column))
+        return out
+
     def read_arrow(self, sql: str) -> pa.Table:
         """The rows of a query as an Arrow table (column names from the query, types from the driver's values).
         Sessions with a columnar path (DuckDB's Arrow, PostgreSQL's COPY) override this."""

@@ -266,15 +266,25 @@ def test_the_loaders_own_columns_are_ignored_by_pattern_and_renames_are_followed
     ("options", "message"),
     [
         ({"mode": "changelog"}, "mode='changelog' is not a target mode: give one of replica, scd2"),
-        ({"target_schema": "nowhere"}, "the target has no table nowhere.customers"),
+        ({"table_name": "{table}{table.nope}"}, "has the field {table.nope}: the only fields are {schema} and {table}"),
         (
             {"target_schema": {"jaffle_shop": "raw_jaffle_shop", "JAFFLE_SHOP": "raw_jaffle_crm"}},
             "target_schema names the source schema 'jaffle_shop' twice",
         ),
-        ({"ignore_columns": ["_fivetran_*"]}, "ignore_columns pattern '_fivetran_*' matches no column"),
-        ({"table_name": "events"}, "table_name='events' must be a format string holding {table}"),
+        ({"column_names": {"e_mail": "email"}}, "'e_mail' is not a column of any source table"),
+        ({"table_name": "events"}, "table_name='events' must hold {table}"),
+        ({"deleted_column": "deleted_at"}, "deleted_column='deleted_at' is a column of the source"),
+        ({"tables": ["jaffle_shop.sessions"]}, "tables names 'jaffle_shop.sessions', which is not a source table"),
     ],
-    ids=["unknown mode", "missing target table", "a schema named twice", "an unused pattern", "no {table}"],
+    ids=[
+        "unknown mode",
+        "an attribute in table_name",
+        "a schema named twice",
+        "a rename of no column",
+        "no {table}",
+        "a source column as the delete marker",
+        "an unknown table",
+    ],
 )
 def test_bad_input_is_refused_clearly_and_nothing_is_written(
     day_three: Path, tmp_path: Path, options: dict[str, Any], message: str

@@ -43,8 +43,8 @@ def test_a_deleted_marker_makes_hard_deletes_flagged_unless_told_otherwise() -> 
         ({"jaffle_shop": "a", "Jaffle_Shop": "b"}, {}, "names the source schema 'jaffle_shop' twice"),
         ({"jaffle_shop": "a"}, {}, "target_schema gives no target schema for 'jaffle_crm'"),
         ("raw; drop", {}, "target_schema='raw; drop' is not a plain identifier"),
-        ("raw", {"table_name": "tbl"}, "must be a format string holding {table}"),
-        ("raw", {"table_name": "{table}_{day}"}, "is not a format string over {schema} and {table}"),
+        ("raw", {"table_name": "tbl"}, "must hold {table} (and optionally {schema})"),
+        ("raw", {"table_name": "{table}_{day}"}, "has the field {day}: the only fields are {schema} and {table}"),
         ("raw", {"table_name": "{table}", "ignore_columns": "_dlt_*"}, "give a list of column names or glob patterns"),
         ("raw", {"hard_deletes": "flagged"}, "hard_deletes='flagged' needs deleted_column"),
         ("raw", {"hard_deletes": "gone"}, "hard_deletes='gone' is not valid: give one of absent, flagged"),
@@ -58,7 +58,7 @@ def test_a_bad_layout_is_refused_by_name(target_schema: object, options: dict[st
 
 
 def test_a_finding_reads_like_a_diagnosis() -> None:
-    late = Finding.of("rows missing", [3, 5], lambda k: (Cause.LATE_ARRIVING, ""), sample=1)
+    late = Finding.of("rows missing", "row missing", [3, 5], lambda k: (Cause.LATE_ARRIVING, ""), sample=1)
     assert late.line("jaffle_crm.web_sessions") == (
         f"jaffle_crm.web_sessions: 2 rows missing — all {ADVICE[Cause.LATE_ARRIVING].what}: "
         f"{ADVICE[Cause.LATE_ARRIVING].fix}"
@@ -68,5 +68,7 @@ def test_a_finding_reads_like_a_diagnosis() -> None:
         "causes": {"late_arriving": 2},
         "sample": [{"key": 3, "cause": "late_arriving", "detail": ""}],
     }
-    mixed = Finding.of("rows missing", [3, 5], lambda k: (Cause.LATE_ARRIVING if k == 3 else Cause.UNEXPLAINED, ""), 5)
+    mixed = Finding.of(
+        "rows missing", "row missing", [3, 5], lambda k: (Cause.LATE_ARRIVING if k == 3 else Cause.UNEXPLAINED, ""), 5
+    )
     assert "1 late-arriving" in mixed.line("t") and "1 unexplained by any simulated change" in mixed.line("t")
