@@ -61,7 +61,7 @@ ADVICE: dict[Cause, Advice] = {
         "let a column the source adds through to the target (schema evolution), with its values",
     ),
     Cause.TIME_ZONE: Advice(
-        "shifted by a constant offset (a time-zone conversion)",
+        "shifted by a constant offset",
         "load timestamps as the source holds them (UTC): no session time zone, no local-time conversion",
     ),
     Cause.NULL_AS_EMPTY: Advice(

@@ -188,15 +188,16 @@ def _findings(
     ]
     differing = Finding(f"{noun} differing", f"{one} differing")
     found = patterns.find(table, differences.differing) if differences.differing else {}
-    evidence: dict[Cause, set[str]] = {}  # the table-wide evidence of each pattern, once in the line
+    evidence: dict[Cause, list[patterns.Pattern]] = {}  # the patterns behind each cause, once in the line
     for key, diff in differences.differing.items():
         cause, detail = diagnose.differing(key, diff, facts(), added, found)
         differing.columns.update(diff.keys())
-        if any(p.cause == cause and p.detail == detail for p in found.values()):
-            evidence.setdefault(cause, set()).add(detail)
+        for pattern in patterns.explain(diff, found):
+            if pattern.cause == cause:
+                evidence.setdefault(cause, []).append(pattern)
         values = {c: {"expected": plain(e), "found": plain(f)} for c, (e, f) in list(diff.items())[:3]}
         differing.add(cause, {"key": plain(key), "cause": str(cause), "detail": detail, "columns": values}, sample)
-    differing.details = {cause: "; ".join(sorted(details)) for cause, details in evidence.items()}
+    differing.details = {cause: patterns.describe(found) for cause, found in evidence.items()}
     out.append(differing)
     return out
 

@@ -12,7 +12,7 @@ import numpy as np
 from airflow_source_simulator.data.calendar import day_of
 from airflow_source_simulator.data.scenario import TOUCH_MINUTES
 from airflow_source_simulator.oracle.causes import ADVICE, Advice, Cause
-from airflow_source_simulator.oracle.patterns import Pattern, explain
+from airflow_source_simulator.oracle.patterns import Pattern, describe, explain
 from airflow_source_simulator.oracle.truth import VALID_FROM, Facts
 
 __all__ = ["ADVICE", "Advice", "Cause", "differing", "flagged", "missing", "unexpected"]
@@ -70,15 +70,16 @@ def differing(
     """Why a row (or version) the target holds has other values than the truth. ``patterns``: the table's
     column patterns (a time-zone shift, cut text...), which explain a row whose every difference they cover."""
     row = key[0] if isinstance(key, tuple) else key
-    if added_column and set(columns) == {added_column}:
+    if added_column and set(columns) == {added_column} and columns[added_column][1] is None:
         return Cause.SCHEMA_CHANGE, f"{added_column} is not loaded"
     expected, found = columns.get("updated_at", (None, None))
     stamps = isinstance(expected, dt.datetime) and isinstance(found, dt.datetime)
     if stamps and row in facts.saved_twice and expected - found == dt.timedelta(minutes=TOUCH_MINUTES):
         return Cause.SAVED_TWICE, f"the target has the first save of day {_day(expected)}"
-    pattern = explain(columns, patterns or {})
-    if pattern is not None:
-        return pattern.cause, pattern.detail
+    explained = explain(columns, patterns or {})
+    if explained:
+        cause = explained[0].cause
+        return cause, describe([p for p in explained if p.cause == cause])
     if stamps and found < expected:
         if "deleted_at" in columns and columns["deleted_at"][1] is None and row in facts.soft_deleted:
             return Cause.SOFT_DELETE, f"the soft delete of day {facts.soft_deleted[row]} is missing"

@@ -29,9 +29,15 @@ class Pattern:
 
     cause: Cause
     column: str
-    detail: str  # e.g. "updated_at is 9 h ahead in every differing row: a time-zone conversion"
+    verb: tuple[str, str]  # what the column's values are, said of one column and of several: ("is", "are")
+    evidence: str  # e.g. "9 h ahead in every differing row: a time-zone conversion"
     offset: dt.timedelta | None = None  # a shift: found - expected
     width: int | None = None  # cut text: the length every cut value has
+
+    @property
+    def detail(self) -> str:
+        """``updated_at is 9 h ahead in every differing row: a time-zone conversion``."""
+        return f"{self.column} {self.verb[0]} {self.evidence}"
 
     def explains(self, expected: Any, found: Any) -> bool:
         """Whether this pattern turns ``expected`` into ``found``."""
@@ -98,7 +104,9 @@ def find(table: Table, differing: Mapping[Any, Mapping[str, tuple[Any, Any]]]) -
             narrowed = sum(_narrowed(e, f) for e, f in values)
             if narrowed:
                 what = "without its fraction" if kinds[name] == "decimal" else "with less precision"
-                pattern = Pattern(Cause.NARROWED, name, f"{name} is stored {what} in {_share(narrowed, len(values))}")
+                pattern = Pattern(
+                    Cause.NARROWED, name, ("is", "are"), f"stored {what} in {_share(narrowed, len(values))}"
+                )
         if pattern is not None:
             out[name] = pattern
     return out
@@ -111,30 +119,43 @@ def _timestamp(name: str, values: list[tuple[Any, Any]]) -> Pattern | None:
     offset, matched = offsets.most_common(1)[0]
     if matched < 2 or 2 * matched < len(values) or offset % _QUARTER_HOUR or abs(offset) > _WIDEST_ZONE:
         return None
-    detail = f"{name} is {_hours(offset)} in {_share(matched, len(values))}: a time-zone conversion"
-    return Pattern(Cause.TIME_ZONE, name, detail, offset=offset)
+    evidence = f"{_hours(offset)} in {_share(matched, len(values))}: a time-zone conversion"
+    return Pattern(Cause.TIME_ZONE, name, ("is", "are"), evidence, offset=offset)
 
 
 def _text(name: str, values: list[tuple[Any, Any]]) -> Pattern | None:
     empty = sum(e is None and f == "" for e, f in values)
     if empty:
-        return Pattern(
-            Cause.NULL_AS_EMPTY, name, f"{name} holds '' where the source has NULL, in {_share(empty, len(values))}"
-        )
+        evidence = f"'' where the source has NULL, in {_share(empty, len(values))}"
+        return Pattern(Cause.NULL_AS_EMPTY, name, ("holds", "hold"), evidence)
     widths = {len(f) for e, f in values if _cut(e, f)}
     if len(widths) == 1:
         (width,) = widths
         cut = sum(_cut(e, f) for e, f in values)
-        return Pattern(
-            Cause.TRUNCATED, name, f"{name} is cut to {width} characters in {_share(cut, len(values))}", width=width
-        )
+        evidence = f"cut to {width} characters in {_share(cut, len(values))}"
+        return Pattern(Cause.TRUNCATED, name, ("is", "are"), evidence, width=width)
     return None
 
 
-def explain(columns: Mapping[str, tuple[Any, Any]], patterns: Mapping[str, Pattern]) -> Pattern | None:
-    """The pattern that explains a row, when patterns explain every column it differs in (the first such
-    column's pattern: the row's cause)."""
+def explain(columns: Mapping[str, tuple[Any, Any]], patterns: Mapping[str, Pattern]) -> list[Pattern]:
+    """The patterns that explain a row, when they explain every column it differs in (the first column's
+    pattern gives the row's cause), else none."""
     found = [patterns.get(name) for name in columns]
     if not found or any(p is None or not p.explains(*columns[p.column]) for p in found):
-        return None
-    return found[0]
+        return []
+    return [p for p in found if p is not None]
+
+
+def describe(patterns: list[Pattern]) -> str:
+    """The evidence of several columns in one sentence per kind: ``created_at and updated_at are 9 h ahead in
+    every differing row: a time-zone conversion``."""
+    groups: dict[tuple[tuple[str, str], str], list[str]] = {}
+    for pattern in patterns:
+        columns = groups.setdefault((pattern.verb, pattern.evidence), [])
+        if pattern.column not in columns:
+            columns.append(pattern.column)
+    sentences = []
+    for (verb, evidence), columns in groups.items():
+        names = columns[0] if len(columns) == 1 else ", ".join(columns[:-1]) + f" and {columns[-1]}"
+        sentences.append(f"{names} {verb[len(columns) > 1]} {evidence}")
+    return "; ".join(sentences)

@@ -103,6 +103,47 @@ def test_a_day_out_of_order_is_refused_with_exit_1_and_changes_nothing(
         (["load", "--scale", "0"], "scale=0 is not valid: give a whole number from 1 to 100,000"),
         (["--profile", "weekly", "load"], "profile='weekly' is not a change profile"),
         (["apply"], "the following arguments are required: --day"),
+        *[
+            (
+                [
+                    "verify-target",
+                    "--target-conn-id",
+                    "w",
+                    "--target-schema",
+                    "raw",
+                    "--day",
+                    "3",
+                    "--table-name",
+                    name,
+                ],
+                f"has the field {field}: the only fields are {{schema}} and {{table}}",
+            )
+            for name, field in (
+                ("{table}{table.nope}", "{table.nope}"),
+                ("{table}{table[x]}", "{table[x]}"),
+                ("{0}", "{0}"),
+                ("{table}{schema.upper}", "{schema.upper}"),
+                ("{table!r}", "{table!r}"),
+            )
+        ],
+        (
+            [
+                "verify-target",
+                "--target-conn-id",
+                "w",
+                "--target-schema",
+                "raw",
+                "--day",
+                "3",
+                "--table-name",
+                "{table",
+            ],
+            "is not valid (expected '}' before end of string): write braces as {{ and }}",
+        ),
+        (
+            ["verify-target", "--target-conn-id", "w", "--target-schema", "raw", "--day", "3", "--tables", "orderz"],
+            "tables names 'orderz', which is not a source table",
+        ),
     ],
 )
 def test_a_bad_argument_exits_2_with_the_operators_message(tmp_path: Path, args: list[str], message: str) -> None:
@@ -151,7 +192,7 @@ def test_verify_target_exits_0_on_a_match_and_1_naming_a_deleted_row(
     customers = report["tables"]["jaffle_shop.customers"]
     assert customers["rows_missing"]["count"] == 1 and customers["rows_missing"]["sample"][0]["key"] == 42
     assert [name for name, table in report["tables"].items() if not table["ok"]] == ["jaffle_shop.customers"]
-    assert "jaffle_shop.customers: 1 rows missing" in differs.stderr
+    assert "jaffle_shop.customers: 1 row missing — unexplained by any simulated change" in differs.stderr
 
     # Checked without the source: the state given as --day.
     by_day = cli(

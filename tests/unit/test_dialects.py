@@ -156,3 +156,15 @@ def test_schema_change_and_hard_delete_statements_parse_in_every_dialect(platfor
     ):
         tree = sqlglot.parse_one(sql, read=SQLGLOT_DIALECTS[platform.name])
         assert tree.find(sqlglot.exp.Command) is None, sql
+
+
+@pytest.mark.parametrize(
+    "name", ['customers"--', 'a" x', "a]b", "a`b", "Upper Case", "v2.customers", "Ünïcode", "it's"]
+)
+@pytest.mark.parametrize("engine", PLATFORM_NAMES)
+def test_a_quoted_name_reads_back_as_exactly_that_name(engine: str, name: str) -> None:
+    """A target's names come from its catalog and may hold anything, the engine's quote character included."""
+    sql = f"SELECT {BY_NAME[engine].quote(name)} FROM {BY_NAME[engine].quote(name)}"
+    tree = sqlglot.parse_one(sql, read=SQLGLOT_DIALECTS[engine])
+    assert tree.find(exp.Table).name == name  # type: ignore[union-attr]
+    assert tree.find(exp.Column).name == name  # type: ignore[union-attr]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from airflow_source_simulator.errors import ArgumentError
@@ -49,6 +51,28 @@ def test_a_deleted_marker_makes_hard_deletes_flagged_unless_told_otherwise() -> 
         ("raw", {"hard_deletes": "flagged"}, "hard_deletes='flagged' needs deleted_column"),
         ("raw", {"hard_deletes": "gone"}, "hard_deletes='gone' is not valid: give one of absent, flagged"),
         ("raw", {"mode": "scd2", "deleted_column": "_x"}, "deleted_column is for mode='replica'"),
+        ("raw", {"table_name": "{table}{table.nope}"}, "has the field {table.nope}"),
+        ("raw", {"table_name": "{table}{table[x]}"}, "has the field {table[x]}"),
+        ("raw", {"table_name": "{0}"}, "has the field {0}"),
+        ("raw", {"table_name": "{}{table}"}, "has the field {}"),
+        ("raw", {"table_name": "{table}{schema.upper}"}, "has the field {schema.upper}"),
+        ("raw", {"table_name": "{table:>20}"}, "has the field {table:>20}"),
+        ("raw", {"table_name": 5}, "table_name=5 is not valid: give text holding {table}"),
+        ("raw", {"column_names": {"email": 5}}, "column_names has 'email': 5; both must be text"),
+        ("raw", {"column_names": {"email": None}}, "column_names has 'email': None; both must be text"),
+        ("raw", {"column_names": ["email"]}, "column_names=['email'] is not valid: give a mapping"),
+        ("raw", {"column_names": {"e_mail": "mail"}}, "'e_mail' is not a column of any source table"),
+        ("raw", {"column_names": {"orders.email": "mail"}}, "'email' is not a column of the source table orders"),
+        ("raw", {"column_names": {"order.status": "s"}}, "'order' is not a source table"),
+        ("raw", {"deleted_column": 5}, "deleted_column=5 is not valid: give the target column's name"),
+        ("raw", {"deleted_column": "deleted_at"}, "deleted_column='deleted_at' is a column of the source"),
+        ("raw", {"mode": "scd2", "valid_from_column": None}, "valid_from_column=None is not valid"),
+        ("raw", {"mode": "scd2", "valid_to_column": ""}, "valid_to_column='' is not valid"),
+        ("raw", {"mode": "scd2", "valid_to_current": "someday"}, "valid_to_current='someday' is not a timestamp"),
+        ("raw", {"tables": "customers"}, "tables='customers' is not valid: give a list of source tables"),
+        ("raw", {"tables": []}, "tables=[] is not valid"),
+        ("raw", {"tables": ["jaffle_crm.customers"]}, "tables names 'jaffle_crm.customers', which is not a source"),
+        ("raw", {"tables": [5]}, "tables names 5, which is not a source table"),
     ],
 )
 def test_a_bad_layout_is_refused_by_name(target_schema: object, options: dict[str, object], message: str) -> None:
@@ -72,3 +96,18 @@ def test_a_finding_reads_like_a_diagnosis() -> None:
         "rows missing", "row missing", [3, 5], lambda k: (Cause.LATE_ARRIVING if k == 3 else Cause.UNEXPLAINED, ""), 5
     )
     assert "1 late-arriving" in mixed.line("t") and "1 unexplained by any simulated change" in mixed.line("t")
+
+
+def test_the_new_options_are_read_as_given() -> None:
+    shape = layout(
+        "raw",
+        mode="scd2",
+        valid_to_current="9999-12-31",
+        tables=["customers", "JAFFLE_CRM.web_sessions"],
+        column_names={"orders.status": "Status"},
+    )
+    assert shape.valid_to_current == dt.datetime(9999, 12, 31)
+    assert shape.tables == frozenset({"customers", "web_sessions"})
+    assert shape.target_column(TABLES_BY_NAME["orders"], "status") == "Status"
+    assert layout("raw", table_name="{{{table}}}").target_table(CUSTOMERS) == ("raw", "{customers}")
+    assert layout("raw").valid_to_current is None and layout("raw").tables is None
