@@ -88,7 +88,11 @@ def test_text_cut_to_one_width_is_truncated_and_to_several_is_not() -> None:
 
 
 def test_null_stored_as_empty_text_is_named_and_not_taken_for_the_schema_change() -> None:
-    rows = {1: {"loyalty_tier": (None, "")}, 2: {"loyalty_tier": (None, "")}, 3: {"loyalty_tier": ("gold", None)}}
+    rows: dict[int, dict[str, tuple[Any, Any]]] = {
+        1: {"loyalty_tier": (None, "")},
+        2: {"loyalty_tier": (None, "")},
+        3: {"loyalty_tier": ("gold", None)},
+    }
     found = patterns.find(TABLES_BY_NAME_CDC_LATE["customers"], rows)
     assert found["loyalty_tier"].detail == "loyalty_tier holds '' where the source has NULL, in 2 of 3 differing rows"
     assert diagnose.differing(1, rows[1], Facts(), "loyalty_tier", found)[0] == Cause.NULL_AS_EMPTY
