@@ -35,8 +35,10 @@ def missing(key: Any, facts: Facts, scd2: bool) -> tuple[Cause, str]:
         arrived, _ = facts.late[row]
         return Cause.LATE_ARRIVING, f"arrived on day {arrived}"
     if scd2:
-        day = _day(key[1])
-        return Cause.STALE_VERSION, f"the version of day {max(day or 0, 0)}"
+        day = max(_day(key[1]) or 0, 0)
+        if facts.soft_deleted.get(row) == day:  # the version the soft delete made (a check on other columns)
+            return Cause.SOFT_DELETE, f"the version of the soft delete of day {day}"
+        return Cause.STALE_VERSION, f"the version of day {day}"
     if row in facts.soft_deleted:  # still in the source, deleted_at set: a pipeline that drops these misses it
         return Cause.SOFT_DELETE, f"soft-deleted on day {facts.soft_deleted[row]}"
     return Cause.UNEXPLAINED, f"inserted on day {facts.arrived.get(row, 0)}"
@@ -85,5 +87,8 @@ def differing(
             return Cause.SOFT_DELETE, f"the soft delete of day {facts.soft_deleted[row]} is missing"
         return Cause.STALE_VERSION, f"the update of day {_day(expected)} is missing"
     if "valid_to" in columns or VALID_FROM in columns:
+        ended = columns.get("valid_to", (None, None))[0]
+        if ended is not None and facts.soft_deleted.get(row) == _day(ended):  # ended by the soft delete's version
+            return Cause.SOFT_DELETE, f"the soft delete of day {facts.soft_deleted[row]} did not end it"
         return Cause.STALE_VERSION, "its validity interval differs"
     return Cause.UNEXPLAINED, ""

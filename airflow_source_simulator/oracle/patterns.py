@@ -109,6 +109,16 @@ def find(table: Table, differing: Mapping[Any, Mapping[str, tuple[Any, Any]]]) -
                 )
         if pattern is not None:
             out[name] = pattern
+    # A column that differs in too few rows to show a shift of its own (one soft-deleted row's deleted_at)
+    # takes the shift its table's other timestamp columns show, where that offset explains it.
+    shifts = Counter(p.offset for p in out.values() if p.offset is not None)
+    offset = shifts.most_common(1)[0][0] if shifts else None
+    if offset is not None:
+        for name, values in pairs.items():
+            matched = sum(_stamps(e, f) and f - e == offset for e, f in values)
+            if name not in out and kinds[name] == "timestamp" and matched and 2 * matched >= len(values):
+                evidence = f"{_hours(offset)} in {_share(matched, len(values))}: a time-zone conversion"
+                out[name] = Pattern(Cause.TIME_ZONE, name, ("is", "are"), evidence, offset=offset)
     return out
 
 

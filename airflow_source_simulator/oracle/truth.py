@@ -105,6 +105,9 @@ class Truth:
                 keys = change.inserted[table.key]
                 updated_at = change.inserted["updated_at"]
                 previous = fact.watermarks.get(day - 1, int(NULL_TS))
+                born_deleted = keys[change.inserted["deleted_at"] != NULL_TS].tolist()  # inserted soft-deleted
+                for key in born_deleted:
+                    fact.soft_deleted[key] = day
                 for key, stamp in zip(keys.tolist(), updated_at.tolist(), strict=True):
                     fact.arrived[key] = day
                     if key in deleted_on[name]:

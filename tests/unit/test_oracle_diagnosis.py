@@ -184,3 +184,32 @@ def test_an_absent_table_fails_only_when_the_truth_has_rows() -> None:
     full = TableReport("jaffle_shop.payments", "raw.payments", 1, absent=True)
     assert not full.ok
     assert full.lines() == ["jaffle_shop.payments: the target has no table raw.payments (1 row expected)"]
+
+
+def test_a_column_differing_in_one_row_takes_the_shift_its_tables_other_timestamps_show() -> None:
+    rows = shifted(9 * H, 3)
+    rows[1]["deleted_at"] = (T, T + 9 * H)  # the one soft-deleted row
+    found = patterns.find(CUSTOMERS, rows)
+    assert found["deleted_at"].offset == 9 * H
+    assert found["deleted_at"].detail == "deleted_at is 9 h ahead in every differing row: a time-zone conversion"
+    assert diagnose.differing(1, rows[1], Facts(), None, found)[0] == Cause.TIME_ZONE
+    alone = {1: {"deleted_at": (T, T + 9 * H)}, 2: {"updated_at": (T, T - H)}}
+    assert patterns.find(CUSTOMERS, alone) == {}  # no other column shows a shift: one row is no evidence
+    other = shifted(9 * H, 3)
+    other[1]["deleted_at"] = (T, T + 2 * H)
+    assert "deleted_at" not in patterns.find(CUSTOMERS, other)
+
+
+def test_a_missed_version_of_a_soft_delete_is_named_soft_delete() -> None:
+    day_five = dt.datetime(2024, 5, 1, 10)  # a day after the baseline in the simulated calendar
+    day = diagnose._day(day_five)
+    assert day is not None and day > 0
+    facts = Facts(soft_deleted={4: day})
+    assert diagnose.missing((4, day_five), facts, True) == (
+        Cause.SOFT_DELETE,
+        f"the version of the soft delete of day {day}",
+    )
+    assert diagnose.missing((5, day_five), facts, True)[0] == Cause.STALE_VERSION
+    ended = {"valid_to": (day_five, None)}
+    assert diagnose.differing((4, T), ended, facts, None)[0] == Cause.SOFT_DELETE
+    assert diagnose.differing((5, T), ended, facts, None)[0] == Cause.STALE_VERSION
