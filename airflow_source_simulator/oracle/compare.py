@@ -138,7 +138,8 @@ class Comparison:
         types = self._types("own_rows")
         casts = ", ".join(f"{_cast(c, quoted(c.name), types[c.name])} AS {quoted(c.name)}" for c in table.columns)
         self.db.execute(
-            f"CREATE TEMP VIEW expected_rows AS SELECT * FROM truth_rows UNION ALL BY NAME SELECT {casts} FROM own_rows"
+            f"CREATE OR REPLACE TEMP VIEW expected_rows AS SELECT * FROM truth_rows UNION ALL BY NAME SELECT {casts} "
+            "FROM own_rows"
         )
 
     def _types(self, relation: str) -> dict[str, str]:

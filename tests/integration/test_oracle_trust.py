@@ -57,6 +57,7 @@ def replica(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _duckdb_target(replica: Path, tmp_path: Path) -> Target:
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "target.duckdb"
     shutil.copy(replica, path)
 
@@ -273,3 +274,31 @@ def test_a_restored_key_next_to_its_flagged_tombstone_is_named_restored(target: 
     report = target.check(deleted_column="_deleted", tables=["web_sessions"])
     flagged = finding(report, "jaffle_crm.web_sessions", "rows_flagged_deleted_that_the_source_holds")
     assert flagged["causes"] == {"restored_key": len(restored)}
+
+
+def test_rows_of_the_users_own_in_several_tables_are_expected_in_the_target(replica: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.duckdb"
+    shutil.copy(replica, source)
+    with duckdb.connect(str(source)) as db:  # rows a user added to the source, with IDs from the custom floor
+        db.execute(
+            "INSERT INTO jaffle_shop.products SELECT * REPLACE (product_id + 1000000000 AS product_id) "
+            "FROM jaffle_shop.products WHERE product_id <= 2"
+        )
+        db.execute(
+            "INSERT INTO jaffle_crm.campaigns SELECT * REPLACE (campaign_id + 1000000000 AS campaign_id) "
+            "FROM jaffle_crm.campaigns WHERE campaign_id = 1"
+        )
+    target = _duckdb_target(source, tmp_path / "target")
+
+    def check() -> Report:
+        return verify_target(
+            source_session=DuckDBSession.for_database(str(source)),
+            target_session=target.session(),
+            target_schema=SCHEMAS,
+            log=QUIET,
+        )
+
+    report = check()
+    assert report.ok, report.lines()
+    target.run("DELETE FROM jaffle_crm.campaigns WHERE campaign_id = 1000000001")
+    assert finding(check(), "jaffle_crm.campaigns", "rows_missing")["sample"][0]["key"] == 1000000001
