@@ -5,7 +5,9 @@
 For each scale: the time to build the state's source on DuckDB (a fast-forward: generation and load), and
 the time ``verify_target`` takes to check a replica of it (the truth generated afresh, the target read
 through Arrow and compared in DuckDB), and their ratio. The target is a perfect replica, so every row is
-compared and none is reported.
+compared and none is reported. Then the same replica damaged by a pipeline's time-zone conversion (every
+web session's timestamps 9 h ahead), so that every session differs and is diagnosed: the cost of a
+failing check, whose differing rows are read back and explained one by one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from airflow_source_simulator.simulator import Simulator  # noqa: E402
 QUIET = logging.getLogger("bench")
 QUIET.setLevel(logging.WARNING)
 SCHEMAS = ("jaffle_shop", "jaffle_crm")
+SHIFTED = ("session_start", "session_end", "created_at", "updated_at")
 
 
 def replicate(source: Path, target: Path) -> None:
@@ -65,23 +68,41 @@ def measure(scale: int, day: int, profile: str, folder: Path) -> dict[str, float
     )
     check = time.perf_counter() - started
     assert report.ok, report.lines()
-    return {"rows": rows, "load": load, "check": check}
+    with duckdb.connect(str(target)) as db:
+        shifted = ", ".join(f"{c} = {c} + INTERVAL 9 HOUR" for c in SHIFTED)
+        db.execute(f"UPDATE raw_jaffle_crm.web_sessions SET {shifted}")
+    state.cache_clear()
+    started = time.perf_counter()
+    report = verify_target(
+        source_session=DuckDBSession.for_database(str(source)),
+        target_session=DuckDBSession.for_database(str(target)),
+        target_schema={schema: f"raw_{schema}" for schema in SCHEMAS},
+        log=QUIET,
+    )
+    damaged = time.perf_counter() - started
+    assert not report.ok
+    sessions = report.to_dict()["tables"]["jaffle_crm.web_sessions"]["rows_differing"]["count"]
+    return {"rows": rows, "load": load, "check": check, "damaged": damaged, "sessions": sessions}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--day", type=int, default=3)
     parser.add_argument("--profile", default="cdc")
     args = parser.parse_args()
-    print(f"| scale | rows (day {args.day}, {args.profile}) | build the source | check a replica | check / build |")
-    print("|---|---|---|---|---|")
+    print(
+        f"| scale | rows (day {args.day}, {args.profile}) | build the source | check a replica | check / build "
+        "| check a damaged replica (sessions differing) | damaged / build |"
+    )
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for scale in args.scales:
             m = measure(scale, args.day, args.profile, Path(folder))
             print(
                 f"| {scale} | {m['rows']:,.0f} | {m['load']:.2f} s | {m['check']:.2f} s "
-                f"({m['rows'] / m['check'] / 1e6:.2f} M rows/s) | {m['check'] / m['load']:.2f} |"
+                f"({m['rows'] / m['check'] / 1e6:.2f} M rows/s) | {m['check'] / m['load']:.2f} "
+                f"| {m['damaged']:.2f} s ({m['sessions']:,.0f}) | {m['damaged'] / m['load']:.2f} |"
             )
 
 

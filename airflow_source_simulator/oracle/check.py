@@ -192,9 +192,11 @@ def _findings(
     for key, diff in differences.differing.items():
         cause, detail = diagnose.differing(key, diff, facts(), added, found)
         differing.columns.update(diff.keys())
-        for pattern in patterns.explain(diff, found):
-            if pattern.cause == cause:
-                evidence.setdefault(cause, []).append(pattern)
+        if found and cause in patterns.CAUSES:
+            evidence.setdefault(cause, []).extend(p for p in patterns.explain(diff, found) if p.cause == cause)
+        if len(differing.sample) >= sample:  # counted only: a sample entry is built while the sample has room
+            differing.add(cause, {}, 0)
+            continue
         values = {c: {"expected": plain(e), "found": plain(f)} for c, (e, f) in list(diff.items())[:3]}
         differing.add(cause, {"key": plain(key), "cause": str(cause), "detail": detail, "columns": values}, sample)
     differing.details = {cause: patterns.describe(found) for cause, found in evidence.items()}

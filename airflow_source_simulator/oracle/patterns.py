@@ -19,6 +19,7 @@ from typing import Any
 from airflow_source_simulator.oracle.causes import Cause
 from airflow_source_simulator.schema import Table
 
+CAUSES = frozenset({Cause.TIME_ZONE, Cause.NULL_AS_EMPTY, Cause.TRUNCATED, Cause.NARROWED})  # what patterns name
 _QUARTER_HOUR = dt.timedelta(minutes=15)
 _WIDEST_ZONE = dt.timedelta(hours=14)  # UTC+14 (Kiribati) and UTC-12 are the extremes of real time zones
 

@@ -14,13 +14,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
+from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, Profile
 from airflow_source_simulator.oracle.compare import Comparison, Differences, Validity, engine, marker
 from airflow_source_simulator.oracle.truth import CLOSED, VALID_FROM, VALID_TO, Truth
 from airflow_source_simulator.schema import TABLES_BY_NAME
 
 CAMPAIGNS, SESSIONS = TABLES_BY_NAME["campaigns"], TABLES_BY_NAME["web_sessions"]
-TRUTH = Truth(0, 1, "classic").rows("campaigns")  # five campaigns
+TRUTH = Truth(0, 1, Profile.CLASSIC).rows("campaigns")  # five campaigns
 ALL = {c.name: c.name for c in CAMPAIGNS.columns}
 
 
@@ -170,7 +170,7 @@ def test_a_column_left_out_of_the_mapping_is_not_compared(db: duckdb.DuckDBPyCon
 
 # --- scd2 -----------------------------------------------------------------------------------------------
 
-VERSIONS = Truth(7, 1, "cdc").versions("web_sessions")  # 505 versions, 12 of deleted keys
+VERSIONS = Truth(7, 1, Profile.CDC).versions("web_sessions")  # 505 versions, 12 of deleted keys
 
 
 def snapshot(change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda r: r) -> pa.Table:
