@@ -192,8 +192,8 @@ def _findings(
     for key, diff in differences.differing.items():
         cause, detail = diagnose.differing(key, diff, facts(), added, found)
         differing.columns.update(diff.keys())
-        if found and cause in patterns.CAUSES:
-            evidence.setdefault(cause, []).extend(p for p in patterns.explain(diff, found) if p.cause == cause)
+        if cause in patterns.CAUSES:  # the row's every column has a pattern: those of its cause are the evidence
+            evidence.setdefault(cause, []).extend(found[c] for c in diff if c in found and found[c].cause == cause)
         if len(differing.sample) >= sample:  # counted only: a sample entry is built while the sample has room
             differing.add(cause, {}, 0)
             continue

@@ -10,6 +10,7 @@ only when the pattern explains every column it differs in; anything else is left
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,8 +117,10 @@ def find(table: Table, differing: Mapping[Any, Mapping[str, tuple[Any, Any]]]) -
     offset = shifts.most_common(1)[0][0] if shifts else None
     if offset is not None:
         for name, values in pairs.items():
+            if name in out or kinds[name] != "timestamp":
+                continue
             matched = sum(_stamps(e, f) and f - e == offset for e, f in values)
-            if name not in out and kinds[name] == "timestamp" and matched and 2 * matched >= len(values):
+            if matched and 2 * matched >= len(values):
                 evidence = f"{_hours(offset)} in {_share(matched, len(values))}: a time-zone conversion"
                 out[name] = Pattern(Cause.TIME_ZONE, name, ("is", "are"), evidence, offset=offset)
     return out
@@ -160,11 +163,16 @@ def explain(columns: Mapping[str, tuple[Any, Any]], patterns: Mapping[str, Patte
 def describe(patterns: list[Pattern]) -> str:
     """The evidence of several columns in one sentence per kind: ``created_at and updated_at are 9 h ahead in
     every differing row: a time-zone conversion``."""
+    return _describe(tuple((p.column, p.verb, p.evidence) for p in patterns))
+
+
+@functools.lru_cache(maxsize=256)  # a table's rows share a handful of combinations of patterns
+def _describe(patterns: tuple[tuple[str, tuple[str, str], str], ...]) -> str:
     groups: dict[tuple[tuple[str, str], str], list[str]] = {}
-    for pattern in patterns:
-        columns = groups.setdefault((pattern.verb, pattern.evidence), [])
-        if pattern.column not in columns:
-            columns.append(pattern.column)
+    for column, verb, evidence in patterns:
+        columns = groups.setdefault((verb, evidence), [])
+        if column not in columns:
+            columns.append(column)
     sentences = []
     for (verb, evidence), columns in groups.items():
         names = columns[0] if len(columns) == 1 else ", ".join(columns[:-1]) + f" and {columns[-1]}"
