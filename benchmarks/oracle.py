@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -49,6 +50,19 @@ def replicate(source: Path, target: Path) -> None:
                 db.execute(f"CREATE TABLE raw_{schema}.{table} AS SELECT * FROM src.{schema}.{table}")
 
 
+def timed_check(source: Path, target: Path) -> tuple[float, Any]:
+    """The seconds ``verify_target`` takes to check ``target``, and its report."""
+    state.cache_clear()  # the check generates its truth afresh, as a task of its own would
+    started = time.perf_counter()
+    report = verify_target(
+        source_session=DuckDBSession.for_database(str(source)),
+        target_session=DuckDBSession.for_database(str(target)),
+        target_schema={schema: f"raw_{schema}" for schema in SCHEMAS},
+        log=QUIET,
+    )
+    return time.perf_counter() - started, report
+
+
 def measure(scale: int, day: int, profile: str, folder: Path) -> dict[str, float]:
     source, target = folder / f"source_{scale}.duckdb", folder / f"target_{scale}.duckdb"
     started = time.perf_counter()
@@ -58,28 +72,12 @@ def measure(scale: int, day: int, profile: str, folder: Path) -> dict[str, float
     load = time.perf_counter() - started
     rows = sum(n or 0 for n in result["tables"].values())
     replicate(source, target)
-    state.cache_clear()  # the check generates its truth afresh, as a task of its own would
-    started = time.perf_counter()
-    report = verify_target(
-        source_session=DuckDBSession.for_database(str(source)),
-        target_session=DuckDBSession.for_database(str(target)),
-        target_schema={schema: f"raw_{schema}" for schema in SCHEMAS},
-        log=QUIET,
-    )
-    check = time.perf_counter() - started
+    check, report = timed_check(source, target)
     assert report.ok, report.lines()
     with duckdb.connect(str(target)) as db:
         shifted = ", ".join(f"{c} = {c} + INTERVAL 9 HOUR" for c in SHIFTED)
         db.execute(f"UPDATE raw_jaffle_crm.web_sessions SET {shifted}")
-    state.cache_clear()
-    started = time.perf_counter()
-    report = verify_target(
-        source_session=DuckDBSession.for_database(str(source)),
-        target_session=DuckDBSession.for_database(str(target)),
-        target_schema={schema: f"raw_{schema}" for schema in SCHEMAS},
-        log=QUIET,
-    )
-    damaged = time.perf_counter() - started
+    damaged, report = timed_check(source, target)
     assert not report.ok
     sessions = report.to_dict()["tables"]["jaffle_crm.web_sessions"]["rows_differing"]["count"]
     return {"rows": rows, "load": load, "check": check, "damaged": damaged, "sessions": sessions}

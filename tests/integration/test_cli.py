@@ -95,6 +95,10 @@ def test_a_day_out_of_order_is_refused_with_exit_1_and_changes_nothing(
     assert day == 3
 
 
+# A check of day 3 without the source: refused before any connection is looked up.
+CHECK_DAY_3 = ["verify-target", "--target-conn-id", "w", "--target-schema", "raw", "--day", "3"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -105,17 +109,7 @@ def test_a_day_out_of_order_is_refused_with_exit_1_and_changes_nothing(
         (["apply"], "the following arguments are required: --day"),
         *[
             (
-                [
-                    "verify-target",
-                    "--target-conn-id",
-                    "w",
-                    "--target-schema",
-                    "raw",
-                    "--day",
-                    "3",
-                    "--table-name",
-                    name,
-                ],
+                [*CHECK_DAY_3, "--table-name", name],
                 f"has the field {field}: the only fields are {{schema}} and {{table}}",
             )
             for name, field in (
@@ -127,23 +121,10 @@ def test_a_day_out_of_order_is_refused_with_exit_1_and_changes_nothing(
             )
         ],
         (
-            [
-                "verify-target",
-                "--target-conn-id",
-                "w",
-                "--target-schema",
-                "raw",
-                "--day",
-                "3",
-                "--table-name",
-                "{table",
-            ],
+            [*CHECK_DAY_3, "--table-name", "{table"],
             "is not valid (expected '}' before end of string): write braces as {{ and }}",
         ),
-        (
-            ["verify-target", "--target-conn-id", "w", "--target-schema", "raw", "--day", "3", "--tables", "orderz"],
-            "tables names 'orderz', which is not a source table",
-        ),
+        ([*CHECK_DAY_3, "--tables", "orderz"], "tables names 'orderz', which is not a source table"),
     ],
 )
 def test_a_bad_argument_exits_2_with_the_operators_message(tmp_path: Path, args: list[str], message: str) -> None:

@@ -5,12 +5,12 @@ simulated day."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import yaml
 
 from airflow_source_simulator.schema import TABLES
+from tests.support.runner import Runner
 from tests.support.sources import REPO
 
 DBT_VENV = Path(os.environ.get("SOURCE_SIMULATOR_DBT_VENV", REPO / ".venv-dbt"))
@@ -74,35 +74,11 @@ def write_project(
     (folder / "snapshots" / "all.yml").write_text(yaml.safe_dump({"snapshots": snapshots}))
 
 
-class Snapshotter:
+class Snapshotter(Runner):
     """The dbt process: ``snapshot()`` runs `dbt snapshot` once and waits for it."""
 
     def __init__(self, project: Path) -> None:
-        self.process = subprocess.Popen(
-            # -P: the runner's folder (the tests' helpers) must not shadow modules that dbt imports.
-            [str(DBT_VENV / "bin" / "python"), "-P", str(REPO / "tests" / "support" / "dbt_runner.py"), str(project)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self._until("READY")
-
-    def _until(self, word: str) -> str:
-        assert self.process.stdout is not None
-        while True:
-            line = self.process.stdout.readline()
-            assert line, "the dbt process ended"
-            if line.startswith(word):
-                return line.strip()
+        super().__init__(DBT_VENV, "dbt_runner.py", project, "dbt")
 
     def snapshot(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("snapshot\n")
-        self.process.stdin.flush()
-        done = self._until("DONE")
-        assert done == "DONE ok", done
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=60)
+        self.ask("snapshot")

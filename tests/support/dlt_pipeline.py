@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 from airflow_source_simulator.schema import TABLES
+from tests.support.runner import Runner
 from tests.support.sources import REPO
 
 DLT_VENV = Path(os.environ.get("SOURCE_SIMULATOR_DLT_VENV", REPO / ".venv-dlt"))
@@ -17,28 +17,13 @@ SCHEMAS = {"shop": "jaffle_shop", "crm": "jaffle_crm"}
 TABLES_BY_SCHEMA = {schema: {t.name: t.key for t in TABLES if t.role == role} for role, schema in SCHEMAS.items()}
 
 
-class Loader:
+class Loader(Runner):
     """The dlt process: ``load(...)`` runs the pipeline once and waits for it. One process serves every run
     of a test (importing dlt takes seconds); each run names its source, destination and backend."""
 
     def __init__(self, work: Path) -> None:
         work.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            # -P: the runner's folder (the tests' helpers) must not shadow modules that dlt imports.
-            [str(DLT_VENV / "bin" / "python"), "-P", str(REPO / "tests" / "support" / "dlt_runner.py"), str(work)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self._until("READY")
-
-    def _until(self, word: str) -> str:
-        assert self.process.stdout is not None
-        while True:
-            line = self.process.stdout.readline()
-            assert line, "the dlt process ended"
-            if line.startswith(word):
-                return line.strip()
+        super().__init__(DLT_VENV, "dlt_runner.py", work, "dlt")
 
     def load(
         self,
@@ -60,13 +45,4 @@ class Loader:
             "destination": destination,
             "credentials": credentials,
         }
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        done = self._until("DONE")
-        assert done == "DONE ok", done
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=60)
+        self.ask(json.dumps(request))
