@@ -44,6 +44,9 @@ TESTS: dict[str, tuple[str, ...]] = {
     "oracle/verify.py": _ORACLE_TESTS,
     "oracle/options.py": _ORACLE_TESTS,
     "oracle/report.py": _ORACLE_TESTS,
+    "oracle/patterns.py": _ORACLE_TESTS,
+    "oracle/check.py": _ORACLE_TESTS,
+    "oracle/target.py": _ORACLE_TESTS,
     "core/guards.py": (
         "tests/unit/test_guards.py",
         "tests/reliability/test_bad_input.py",

@@ -134,3 +134,60 @@ def test_every_remedy_reads_in_the_command_lines_words_there() -> None:
     assert (
         in_cli_words(described) == "day=0 is not valid: days start at 1 (day 0 is the baseline; use the load command)."
     )
+
+
+# Each refusal's whole message, down to the separators between the things it names.
+def test_foreign_tables_are_refused_with_the_whole_remedy() -> None:
+    foreign = guards.Inspection(None, frozenset({"orders"}), owned=False)
+    assert _refusal(guards.refuse_foreign_tables, foreign, SCHEMAS, False) == (
+        "jaffle_shop.orders already exist but were not created by the source simulator (no ledger in "
+        "jaffle_shop.source_simulator_ledger). Nothing was changed. Point the simulator at other schemas "
+        "(shop_schema / crm_schema), drop those tables, or pass force=True to take them over."
+    )
+
+
+def test_a_day_out_of_order_is_refused_with_the_whole_remedy() -> None:
+    assert _refusal(guards.refuse_out_of_order, 5, 3) == (
+        "cannot apply day 5: the database is at day 3. Apply day 4 first (days are applied in order), or pass "
+        "fast_forward=True to build the day directly."
+    )
+
+
+def test_an_unknown_profile_in_the_ledger_names_the_profiles_this_version_serves() -> None:
+    message = _refusal(guards.refuse_unreadable_ledger, entry(profile="chaos"), "jaffle_shop")
+    assert message.startswith("the database holds profile 'chaos' (written by airflow-source-simulator 0.1.0); ")
+    assert ", which serves classic, cdc. Nothing was changed. Upgrade airflow-source-simulator" in message
+
+
+def test_required_columns_of_the_users_own_are_each_named_and_nothing_else() -> None:
+    inspection = guards.Inspection(
+        None,
+        frozenset({"orders", "web_sessions", "customers"}),
+        owned=True,
+        columns={
+            # The simulator's own columns, required or not, and a column of the user's own that may stay NULL
+            # are not named; neither is a table the operation does not insert into (customers).
+            "orders": {"order_id": True, "status": False, "note": True, "memo": True, "remark": False},
+            "web_sessions": {"session_id": True, "device": True},
+            "customers": {"vip": True},
+        },
+    )
+    nullable = guards.Inspection(None, frozenset({"orders"}), owned=True, columns={"orders": {"remark": False}})
+    guards.refuse_required_columns(nullable, {"orders"}, TABLES, SCHEMAS, "apply day 1")  # type: ignore[arg-type]
+    assert _refusal(
+        guards.refuse_required_columns, inspection, {"web_sessions", "orders"}, TABLES, SCHEMAS, "apply day 1"
+    ) == (
+        "apply day 1 inserts rows into tables with columns of your own that every row must fill (NOT NULL without "
+        "a default): jaffle_shop.orders.note, jaffle_shop.orders.memo, jaffle_crm.web_sessions.device. The "
+        "simulator does not fill them, so nothing was changed. Give each a default or allow NULL (ALTER TABLE ... "
+        "ALTER COLUMN ...), or drop it."
+    )
+
+
+def test_taken_ids_of_two_tables_are_named_in_the_order_of_the_tables() -> None:
+    ranges = guards.new_ids(1, 1)
+    assert _refusal(guards.refuse_taken_ids, 1, {"orders": 1, "customers": 2}, ranges, SCHEMAS) == (
+        "day 1 inserts rows whose IDs are already taken (jaffle_shop.customers IDs 101-125: 2 taken; "
+        "jaffle_shop.orders IDs 501-560: 1 taken). Nothing was changed. Give rows of your own IDs from "
+        "1,000,000,000 up, which the simulator never generates, or reset."
+    )
