@@ -130,4 +130,4 @@ story: $(INSTALLED)
 	$(BIN)/python tools/story.py
 
 clean:
-	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DLT_VENV) $(DUCKDB1_VENV) $(AIRFLOW_HOME) build dist *.egg-info
+	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DLT_VENV) $(DUCKDB1_VENV) $(AIRFLOW_HOME) mutants build dist *.egg-info
