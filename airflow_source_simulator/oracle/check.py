@@ -21,9 +21,9 @@ from airflow_source_simulator.schema import Table
 from airflow_source_simulator.sessions.base import Session
 
 
-def _mapped(shape: Layout, table: Table, place: Place) -> dict[str, str]:
-    """Each source column the target has -> the target's column (the exact spelling first, else by case)."""
-    present = columns_by_name(place.columns)
+def _mapped(shape: Layout, table: Table, place: Place, present: Mapping[str, str]) -> dict[str, str]:
+    """Each source column the target has -> the target's column (the exact spelling first, else by case, through
+    ``present``: the target's columns by lower-case name)."""
     out = {}
     for column in table.columns:
         name = shape.target_column(table, column.name)
@@ -46,7 +46,7 @@ def check(
     """The report of one table the target holds at ``place``."""
     qualified = f"{shape.source_schemas[table.role]}.{table.name}"
     present = columns_by_name(place.columns)
-    mapped = _mapped(shape, table, place)
+    mapped = _mapped(shape, table, place, present)
     scd2 = shape.mode == Mode.SCD2
     # The deleted marker may be on some tables only (a table without it has no row marked); the validity
     # columns of scd2 are on every table; dbt's new_record deletion marker is optional.

@@ -121,8 +121,7 @@ def find(table: Table, differing: Mapping[Any, Mapping[str, tuple[Any, Any]]]) -
                 continue
             matched = sum(_stamps(e, f) and f - e == offset for e, f in values)
             if matched and 2 * matched >= len(values):
-                evidence = f"{_hours(offset)} in {_share(matched, len(values))}: a time-zone conversion"
-                out[name] = Pattern(Cause.TIME_ZONE, name, ("is", "are"), evidence, offset=offset)
+                out[name] = _shift(name, offset, matched, len(values))
     return out
 
 
@@ -133,7 +132,12 @@ def _timestamp(name: str, values: list[tuple[Any, Any]]) -> Pattern | None:
     offset, matched = offsets.most_common(1)[0]
     if matched < 2 or 2 * matched < len(values) or offset % _QUARTER_HOUR or abs(offset) > _WIDEST_ZONE:
         return None
-    evidence = f"{_hours(offset)} in {_share(matched, len(values))}: a time-zone conversion"
+    return _shift(name, offset, matched, len(values))
+
+
+def _shift(name: str, offset: dt.timedelta, matched: int, total: int) -> Pattern:
+    """A time-zone shift of ``offset`` seen in ``matched`` of the column's ``total`` differing rows."""
+    evidence = f"{_hours(offset)} in {_share(matched, total)}: a time-zone conversion"
     return Pattern(Cause.TIME_ZONE, name, ("is", "are"), evidence, offset=offset)
 
 
