@@ -5,6 +5,7 @@ log prints."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -213,3 +214,64 @@ def test_a_missed_version_of_a_soft_delete_is_named_soft_delete() -> None:
     ended = {"valid_to": (day_five, None)}
     assert diagnose.differing((4, T), ended, facts, None)[0] == Cause.SOFT_DELETE
     assert diagnose.differing((5, T), ended, facts, None)[0] == Cause.STALE_VERSION
+
+
+def test_a_timestamp_falls_on_its_utc_day_whatever_the_machines_time_zone() -> None:
+    early = dt.datetime(2024, 4, 1, 3)  # 03:00 UTC on day 1: the evening of day 0 in a zone 9 h ahead
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TZ", "JST-9")
+        time.tzset()
+        try:
+            assert diagnose._day(early) == 1
+        finally:
+            env.undo()
+            time.tzset()
+
+
+def test_a_missing_row_with_no_known_insert_is_unexplained_as_inserted_on_day_zero() -> None:
+    assert diagnose.missing(9, Facts(), False) == (Cause.UNEXPLAINED, "inserted on day 0")
+
+
+def test_a_missing_version_of_the_baseline_is_the_version_of_day_zero() -> None:
+    baseline = dt.datetime(2024, 3, 31, 12)  # day 0, the last day of the history
+    assert diagnose.missing((4, baseline), Facts(), True) == (Cause.STALE_VERSION, "the version of day 0")
+
+
+def test_an_unexpected_version_is_an_intermediate_save_of_its_key() -> None:
+    facts = Facts(saved_twice={3: 2})
+    assert diagnose.unexpected((3, T), facts, True) == (Cause.SAVED_TWICE, "an intermediate save on day 2")
+    assert diagnose.unexpected(5, facts, False) == (Cause.NOT_IN_SOURCE, "")
+
+
+def test_the_first_of_two_saves_names_the_day_of_the_second() -> None:
+    second = dt.datetime(2024, 4, 3, 12)  # day 3
+    columns = {"updated_at": (second, second - dt.timedelta(minutes=30))}
+    assert diagnose.differing(1, columns, Facts(saved_twice={1: 3}), None) == (
+        Cause.SAVED_TWICE,
+        "the target has the first save of day 3",
+    )
+
+
+def test_an_older_updated_at_is_a_missed_soft_delete_only_when_deleted_at_is_missing_and_the_key_was_deleted() -> None:
+    later = dt.datetime(2024, 4, 3, 12)  # day 3
+    facts = Facts(soft_deleted={1: 3})
+    deleted = {"updated_at": (later, later - H), "deleted_at": (later, None)}
+    assert diagnose.differing(1, deleted, facts, None) == (Cause.SOFT_DELETE, "the soft delete of day 3 is missing")
+    assert diagnose.differing(2, deleted, facts, None) == (Cause.STALE_VERSION, "the update of day 3 is missing")
+    updated = {"updated_at": (later, later - H)}
+    assert diagnose.differing(1, updated, facts, None) == (Cause.STALE_VERSION, "the update of day 3 is missing")
+    flagged = {"updated_at": (later, later - H), "deleted_at": (later, later)}
+    assert diagnose.differing(1, flagged, facts, None) == (Cause.STALE_VERSION, "the update of day 3 is missing")
+
+
+def test_an_updated_at_the_target_matches_or_lacks_is_no_missed_update() -> None:
+    same = {"updated_at": (T, T), "first_name": ("Ann", "Anne")}
+    assert diagnose.differing(1, same, Facts(), None) == (Cause.UNEXPLAINED, "")
+    assert diagnose.differing(1, {"updated_at": (T, None)}, Facts(), None) == (Cause.UNEXPLAINED, "")
+
+
+def test_a_version_differing_in_valid_from_alone_has_another_validity_interval() -> None:
+    assert diagnose.differing((4, T), {"valid_from": (T, T + H)}, Facts(), None) == (
+        Cause.STALE_VERSION,
+        "its validity interval differs",
+    )
