@@ -63,3 +63,9 @@ class DatabricksSession(Session):
                 **retries,
             )
         )
+
+    def cancel(self, conn: Any) -> None:
+        # The connector cancels per cursor (its Connection has no cancel): cancel the command each open cursor of
+        # the held connection is running. The hook opens one cursor per run(), so that is the running statement.
+        for cursor in list(getattr(conn, "_cursors", ())):
+            cursor.cancel()
