@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 SOURCE_DB ?= $(CURDIR)/.airflow/simulated_source.duckdb
 export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(SOURCE_DB)"}
 
-.PHONY: simulate test lint typecheck unit integration system reliability e2e bench bench-big render diagrams story clean
+.PHONY: simulate test lint typecheck unit integration system reliability databricks e2e bench bench-big render diagrams story clean
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,14 @@ $(DUCKDB1_VENV)/.installed: requirements-duckdb1.txt
 	$(DUCKDB1_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-duckdb1.txt
 	touch $@
 
+# Spark's Thrift server with Delta Lake (the vendored jars need pyspark 4.0.1, .venv has 4.3 for Spark
+# generation), the local Databricks of tests/databricks, in a venv of its own. Java 17 runs it.
+SPARK_VENV := .venv-spark
+$(SPARK_VENV)/.installed: requirements-spark-server.txt
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-spark-server.txt
+	touch $@
+
 $(AIRFLOW_HOME)/airflow.db: $(INSTALLED)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1
@@ -83,6 +91,11 @@ system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.i
 reliability: $(INSTALLED)
 	$(BIN)/pytest tests/reliability
 
+# The Databricks tier: one local Spark Thrift server with Delta Lake for the whole run (two workers would start
+# two), reached through DatabricksSqlHook; `make test` runs it after the other tiers.
+databricks: $(INSTALLED) $(SPARK_VENV)/.installed
+	$(BIN)/pytest tests/databricks
+
 # Mutation testing, not part of `make test`: mutmut (requirements-mutation.txt, on top of .venv) changes the
 # oracle and the core's guards one small change at a time and runs the tests that call the changed function
 # (tools/mutation.py, docs/testing.md); prints each module's score and the surviving mutants. Niced, one worker.
@@ -98,9 +111,17 @@ mutation: $(VENV)/.mutation-installed
 
 # Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes. Work
 # stealing, because a few tests take half a minute each: dealt out up front, they leave one worker idle
-# at the end while the other runs them one after another (8 minutes instead of 6).
-test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.installed $(DUCKDB1_VENV)/.installed
-	$(BIN)/pytest -n 2 --dist worksteal
+# at the end while the other runs them one after another (8 minutes instead of 6). The Databricks tier runs
+# beside them in a pytest of its own (one Spark server; it waits on the server as the others wait on theirs);
+# its report follows theirs.
+TIER_LOG := build/databricks-tier.log
+test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.installed $(DUCKDB1_VENV)/.installed \
+		$(SPARK_VENV)/.installed
+	@mkdir -p build
+	@{ $(BIN)/pytest tests/databricks > $(TIER_LOG) 2>&1; echo $$? > $(TIER_LOG).rc; } & \
+	$(BIN)/pytest -n 2 --dist worksteal --ignore=tests/databricks; tiers=$$?; wait; \
+	echo "--- the Databricks tier (tests/databricks) ---"; cat $(TIER_LOG); \
+	test $$tiers -eq 0 && test "$$(cat $(TIER_LOG).rc)" -eq 0
 
 # Only the end-to-end test (`make system` runs it too): a real api-server, scheduler and dag-processor
 # run the classic days, triggered over the REST API.
@@ -130,4 +151,4 @@ story: $(INSTALLED)
 	$(BIN)/python tools/story.py
 
 clean:
-	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DLT_VENV) $(DUCKDB1_VENV) $(AIRFLOW_HOME) mutants build dist *.egg-info
+	rm -rf $(VENV) $(DC_VENV) $(DBT_VENV) $(DLT_VENV) $(DUCKDB1_VENV) $(SPARK_VENV) $(AIRFLOW_HOME) mutants build dist *.egg-info
