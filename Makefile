@@ -128,11 +128,12 @@ test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.i
 e2e: $(INSTALLED)
 	$(BIN)/pytest tests/system/test_airflow_server.py
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(SPARK_VENV)/.installed
 	$(BIN)/python benchmarks/classic_simulation.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/spark_generation.py
 	$(BIN)/python benchmarks/oracle.py
+	$(BIN)/python benchmarks/databricks.py
 
 # The big run: scale 1000 at day 365 (128 M rows) into DuckDB and PostgreSQL, and on Spark local[2].
 # About 20 minutes on two cores and 40 GB of temporary disk; not part of `make bench`.
