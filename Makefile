@@ -133,7 +133,7 @@ bench: $(INSTALLED) $(SPARK_VENV)/.installed
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/spark_generation.py
 	$(BIN)/python benchmarks/oracle.py
-	$(BIN)/python benchmarks/databricks.py
+	$(BIN)/python benchmarks/delta_engine.py
 
 # The big run: scale 1000 at day 365 (128 M rows) into DuckDB and PostgreSQL, and on Spark local[2].
 # About 20 minutes on two cores and 40 GB of temporary disk; not part of `make bench`.

@@ -1,7 +1,7 @@
 """Benchmark: the operations on a Delta Lake engine through DatabricksSqlHook, against the same engine's
 ``INSERT … SELECT`` of as many rows, in one run.
 
-    make bench      (or: .venv/bin/python benchmarks/databricks.py; needs .venv-spark and Java 17)
+    make bench      (or: .venv/bin/python benchmarks/delta_engine.py; needs .venv-spark and Java 17)
 
 The engine is the Databricks tier's: Spark's Thrift server with Delta Lake on loopback
 (tests/support/spark_server.py), reached through the official hook with the connector adapted as in the tests
@@ -84,7 +84,9 @@ def main() -> int:
     if reason:
         print(f"skipped: {reason}")
         return 0
-    logging.basicConfig(level=logging.WARNING)
+    # Airflow configures logging at import: quiet the hook's and the connector's line per statement and request.
+    for name in ("", "airflow", "databricks", "airflow_source_simulator", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     patch = pytest.MonkeyPatch()
     with tempfile.TemporaryDirectory() as tmp, spark_server(Path(tmp) / "spark") as server:
         adapt(patch)
