@@ -54,9 +54,7 @@ def counted(patch: pytest.MonkeyPatch) -> dict[str, int]:
 def written(day: int, simulator: Simulator) -> dict[str, int]:
     """Rows the operation of ``day`` writes per table (the baseline: every row of day 0)."""
     if day == 0:
-        rows = simulator.session.query(
-            " UNION ALL ".join(f"SELECT '{t.name}', COUNT(*) FROM {simulator.ref(t)}" for t in TABLES)
-        )
+        rows = simulator.session.query(simulator.source.counts_query(list(TABLES)))
         return {str(name): int(n) for name, n in rows}
     tables = packaged.changes()["classic"][str(day)]["tables"]
     return {name: sum(len(change[k]) for k in CHANGE_KINDS) for name, change in tables.items()}

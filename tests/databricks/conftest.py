@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,9 +53,5 @@ def make_simulator(dbx_conn_id: str, prefix: str) -> Iterator[SimulatorFactory]:
     session = session_for_connection(dbx_conn_id)
     rows = session.query("SHOW SCHEMAS")
     ours = [str(r[0]) for r in rows if str(r[0]).startswith(prefix)]
-    session.hook.run([f"DROP SCHEMA IF EXISTS `{s}` CASCADE" for s in ours] or ["SELECT 1"])
-
-
-@pytest.fixture
-def spark_folder(spark: SparkServer) -> Path:
-    return spark.folder
+    if ours:
+        session.hook.run([f"DROP SCHEMA IF EXISTS {session.dialect.quote(s)} CASCADE" for s in ours])

@@ -14,7 +14,7 @@ from airflow_source_simulator import packaged
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, max_id
 from airflow_source_simulator.errors import SimulatorError, StoppedError
 from airflow_source_simulator.operators import ApplyDeltaOperator, VerifyTargetOperator
-from airflow_source_simulator.schema import LOYALTY_TIER, TABLES
+from airflow_source_simulator.schema import LOYALTY_TIER, TABLES, TABLES_BY_NAME
 from airflow_source_simulator.simulator import Simulator
 from tests.databricks.conftest import SimulatorFactory
 from tests.support.delta import Replay, changes, latest_version, rows
@@ -69,7 +69,7 @@ def test_a_feed_reader_across_a_reset_of_a_cdc_source_is_stopped_loudly_and_read
     simulator = make_simulator(profile="cdc", enable_cdc=True)
     simulator.apply_delta(5, fast_forward=True)
     session = simulator.session
-    customers = next(t for t in TABLES if t.name == "customers")
+    customers = TABLES_BY_NAME["customers"]
     ref = simulator.ref(customers)
     before, version = rows(session, ref, customers.key), latest_version(session, ref)
     simulator.reset()
@@ -89,16 +89,16 @@ def test_a_feed_reader_across_a_reset_of_a_cdc_source_is_stopped_loudly_and_read
 def test_fast_forward_keeps_rows_of_your_own(make_simulator: SimulatorFactory) -> None:
     simulator = make_simulator()
     simulator.load_baseline()
-    shop = simulator.schemas["shop"]
+    shop, customers = simulator.schemas["shop"], simulator.ref(TABLES_BY_NAME["customers"])
     simulator.session.hook.run(
-        f"INSERT INTO `{shop}`.customers VALUES ({CUSTOM_ID_FLOOR}, 'Own', 'Row', 'own@example.com', "
+        f"INSERT INTO {customers} VALUES ({CUSTOM_ID_FLOOR}, 'Own', 'Row', 'own@example.com', "
         "TIMESTAMP '2024-05-01 00:00:00', TIMESTAMP '2024-05-01 00:00:00', NULL)"
     )
     result = make_simulator().apply_delta(3, fast_forward=True)
     assert result["tables"][f"{shop}.customers"] == max_id("customers", 3, 1) + 1  # the counts include yours
     status = make_simulator().status(verify=True)
     assert status["verified"] and status["custom_rows"] == {f"{shop}.customers": 1}
-    own = simulator.session.query(f"SELECT email FROM `{shop}`.customers WHERE customer_id >= {CUSTOM_ID_FLOOR}")
+    own = simulator.session.query(f"SELECT email FROM {customers} WHERE customer_id >= {CUSTOM_ID_FLOOR}")
     assert own == [("own@example.com",)]
 
 

@@ -20,10 +20,9 @@ ORDER = {"delete": 0, "update_preimage": 1, "update_postimage": 2, "insert": 3}
 Rows = dict[int, dict[str, Any]]
 
 
-def rows(session: Session, ref: str, key: str, version: int | None = None) -> Rows:
-    """The table's rows by key (at ``version`` if given)."""
-    travel = f" VERSION AS OF {version}" if version is not None else ""
-    return {int(r[key]): r for r in session.read_arrow(f"SELECT * FROM {ref}{travel}").to_pylist()}
+def rows(session: Session, ref: str, key: str) -> Rows:
+    """The table's rows by key."""
+    return {int(r[key]): r for r in session.read_arrow(f"SELECT * FROM {ref}").to_pylist()}
 
 
 def latest_version(session: Session, ref: str) -> int:

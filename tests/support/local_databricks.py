@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from airflow_source_simulator.dialects.databricks import DATABRICKS
+from airflow_source_simulator.schema import Column
 from tests.support.connections import connection
 from tests.support.spark_server import SparkServer
 
@@ -25,6 +27,7 @@ _CATALOG = re.compile(
 )
 
 
+_TEXT = Column("name", "varchar")  # the catalog's names, as the dialect writes a text literal
 # Statements that can change what SHOW SCHEMAS, SHOW TABLES or DESCRIBE TABLE answer.
 _DDL = re.compile(r"^\s*(CREATE|DROP|REPLACE|ALTER\s+(SCHEMA|TABLE\s+\S+\s+(ADD|DROP|RENAME|ALTER|REPLACE)))\b", re.I)
 
@@ -126,10 +129,6 @@ def _rows(execute: Any, cursor: Any, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in cursor.fetchall()]
 
 
-def _text(value: str | None) -> str:
-    return "NULL" if value is None else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _catalog_rows(query: Any, schemas: list[str]) -> str:
     """A query answering the catalog query for ``schemas``: one row per column, in table order."""
     present = {str(row[0]).lower() for row in query("SHOW SCHEMAS")}
@@ -137,17 +136,18 @@ def _catalog_rows(query: Any, schemas: list[str]) -> str:
     for schema in schemas:
         if schema.lower() not in present:
             continue
-        for row in query(f"SHOW TABLES IN `{schema}`"):
+        for row in query(f"SHOW TABLES IN {DATABRICKS.quote(schema)}"):
             table, temporary = str(row[1]), row[2]
             if temporary:
                 continue
             # Nullability is not told: DESCRIBE leaves it out, and Delta refuses DESCRIBE ... AS JSON and SHOW
             # CREATE TABLE. Every column reads as nullable, so the guard against required columns of a user's
             # own is not checked on this engine (it is on DuckDB, PostgreSQL and translated SQL).
-            for name, *_ in query(f"DESCRIBE TABLE `{schema}`.`{table}`"):
+            for name, *_ in query(f"DESCRIBE TABLE {DATABRICKS.quote(schema)}.{DATABRICKS.quote(table)}"):
                 if not name or str(name).startswith("#"):  # the partitioning section follows the columns
                     break
-                rows.append(f"({_text(schema)}, {_text(table)}, {_text(str(name))}, 'YES', NULL)")
+                names = ", ".join(DATABRICKS.literal(_TEXT, str(n)) for n in (schema, table, name))
+                rows.append(f"({names}, 'YES', NULL)")
     if not rows:
         return (
             "SELECT CAST(NULL AS STRING) AS TABLE_SCHEMA, CAST(NULL AS STRING) AS TABLE_NAME, "
