@@ -15,7 +15,7 @@ from airflow_source_simulator import contracts, packaged
 from airflow_source_simulator.core.statements import PLACEHOLDERS, Action, Rows, Statement, Step, format_file
 from airflow_source_simulator.data.canonical import canonical_rows, digest, state_digest
 from airflow_source_simulator.data.delta import day_delta, late_keys
-from airflow_source_simulator.data.generate import Columns, Generator
+from airflow_source_simulator.data.generate import Generator
 from airflow_source_simulator.data.scenario import CLASSIC, CLASSIC_DAYS, PROFILES
 from airflow_source_simulator.dialects import DIALECTS, Dialect
 from airflow_source_simulator.schema import LEDGER, LEDGER_TABLE, TABLES, TABLES_BY_NAME, Table, tables_at
@@ -43,23 +43,17 @@ def truncate_statements(dialect: Dialect) -> list[Statement]:
     return [Statement(dialect.delete_all(table_ref(t)), Step(Action.DELETE, t.name)) for t in reversed(TABLES)]
 
 
-def _row_statements(
-    dialect: Dialect, action: Action, table: Table, columns: Columns, soft_deleted: int | None = None
-) -> list[Statement]:
-    rows = Rows(action, table, table_ref(table), columns, soft_deleted)
-    return dialect.row_statements(rows) if len(rows) else []
-
-
 def baseline_statements(dialect: Dialect, state: Generator) -> list[Statement]:
-    return [s for table in TABLES for s in _row_statements(dialect, Action.LOAD, table, state.table(table.name))]
+    rows = [Rows(Action.LOAD, t, table_ref(t), state.table(t.name)) for t in TABLES]
+    return dialect.statements([r for r in rows if len(r)])
 
 
 def delta_statements(dialect: Dialect, day: int, before: Generator, after: Generator) -> list[Statement]:
-    out: list[Statement] = []
+    rows: list[Rows] = []
     for table, change in zip(TABLES, day_delta(day, SCALE, before, after).values(), strict=True):
-        out += _row_statements(dialect, Action.INSERT, table, change.inserted)
-        out += _row_statements(dialect, Action.UPDATE, table, change.updated, change.soft_deleted)
-    return out
+        rows.append(Rows(Action.INSERT, table, table_ref(table), change.inserted))
+        rows.append(Rows(Action.UPDATE, table, table_ref(table), change.updated, change.soft_deleted))
+    return dialect.statements([r for r in rows if len(r)])
 
 
 def manifest(states: list[Generator]) -> dict:

@@ -45,11 +45,13 @@ class Plan:
 
     def inserted_tables(self) -> set[str]:
         """The tables this work inserts rows into (a stream may: its chunks are not generated to tell)."""
-        return {
-            w.step.target if isinstance(w, Statement) else w.table.name
+        statements = {
+            s.target for w in self.work if isinstance(w, Statement) for s in w.steps if s.action == Action.INSERT
+        }
+        return statements | {
+            w.table.name
             for w in self.work
-            if (isinstance(w, Statement) and w.step.action == Action.INSERT)
-            or (isinstance(w, Rows) and w.action in (Action.LOAD, Action.INSERT))
+            if (isinstance(w, Rows) and w.action in (Action.LOAD, Action.INSERT))
             or (isinstance(w, Stream) and w.inserts)
         }
 

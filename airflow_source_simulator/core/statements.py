@@ -74,34 +74,45 @@ class Step:
 class Statement:
     sql: str
     step: Step
+    # A statement that writes several kinds of change at once (Databricks' one MERGE per table and day) reports
+    # each kind's step when it completes.
+    further_steps: tuple[Step, ...] = ()
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return (self.step, *self.further_steps)
 
     def with_schemas(self, shop: str, crm: str) -> Statement:
         """Substitute the (already quoted) schema identifiers for the placeholders."""
-        return Statement(self.sql.replace(SHOP_PLACEHOLDER, shop).replace(CRM_PLACEHOLDER, crm), self.step)
+        sql = self.sql.replace(SHOP_PLACEHOLDER, shop).replace(CRM_PLACEHOLDER, crm)
+        return Statement(sql, self.step, self.further_steps)
 
 
 def format_file(header: list[str], statements: list[Statement]) -> str:
     lines = [f"-- {h}" for h in header]
     for statement in statements:
-        lines += ["", statement.step.annotation(), statement.sql + ";"]
+        lines += ["", *(step.annotation() for step in statement.steps), statement.sql + ";"]
     return "\n".join(lines) + "\n"
 
 
 def parse_file(text: str) -> list[Statement]:
+    """The statements of a packaged file; step lines in a row all belong to the statement after them."""
     statements: list[Statement] = []
-    step: Step | None = None
+    steps: list[Step] = []
     body: list[str] = []
 
     def flush() -> None:
-        if step is not None:
+        if steps:
             sql = "\n".join(body).strip()
-            statements.append(Statement(sql[:-1] if sql.endswith(";") else sql, step))
+            statements.append(Statement(sql[:-1] if sql.endswith(";") else sql, steps[0], tuple(steps[1:])))
 
     for line in text.split("\n"):
         if line.startswith(STEP_PREFIX):
-            flush()
-            step, body = Step.parse(line), []
-        elif step is not None:
+            if any(b.strip() for b in body):
+                flush()
+                steps, body = [], []
+            steps.append(Step.parse(line))
+        elif steps:
             body.append(line)
     flush()
     return statements

@@ -110,12 +110,14 @@ class Dialect:
         escaped = text.replace("'", "''")
         return f"{column.type.upper()} '{escaped}'" if column.type in ("timestamp", "date") else f"'{escaped}'"
 
-    def values_rows(self, table: Table, lines: Sequence[str]) -> str:
-        """The rows of a ``VALUES`` list, one per line."""
-        return ",\n".join(
-            "(" + ", ".join(self.literal(c, v) for c, v in zip(table.columns, line.split(SEPARATOR), strict=True)) + ")"
-            for line in lines
-        )
+    def values_rows(self, table: Table, lines: Sequence[str], last: Sequence[str] = ()) -> str:
+        """The rows of a ``VALUES`` list, one per line; each ends with its literal of ``last`` if given."""
+        rows = [
+            [self.literal(c, v) for c, v in zip(table.columns, line.split(SEPARATOR), strict=True)] for line in lines
+        ]
+        if last:
+            rows = [[*row, literal] for row, literal in zip(rows, last, strict=True)]
+        return ",\n".join("(" + ", ".join(row) + ")" for row in rows)
 
     @staticmethod
     def updatable(table: Table) -> list[Column]:
@@ -164,6 +166,31 @@ class Dialect:
             Action.TOUCH: self.update_rows,
         }[rows.action]
         return [Statement(render(rows.ref, rows.table, canonical_rows(rows.table, c)), step) for c, step in chunks]
+
+    def change_statements(self, changes: Sequence[Rows]) -> list[Statement]:
+        """One table's changes of a day (its touched, inserted, updated and deleted rows, in the order they apply)
+        as statements: by default each kind of change its own. Engines that write a change in one statement
+        override this."""
+        return [s for rows in changes for s in self.row_statements(rows)]
+
+    def statements(self, work: Sequence[Statement | Rows]) -> list[Statement]:
+        """Statements and rows as statements, in order: the consecutive changes of one table together (a day's
+        changes of a table, or of one key range of it), the rows of a state each on their own."""
+        out: list[Statement] = []
+        changes: list[Rows] = []
+        for item in work:
+            if changes and not (isinstance(item, Rows) and item.action != Action.LOAD and item.ref == changes[0].ref):
+                out += self.change_statements(changes)
+                changes = []
+            if isinstance(item, Statement):
+                out.append(item)
+            elif item.action == Action.LOAD:
+                out += self.row_statements(item)
+            else:
+                changes.append(item)
+        if changes:
+            out += self.change_statements(changes)
+        return out
 
     # --- catalog --------------------------------------------------------------------------------
     def catalog_query(self, schemas: Sequence[str]) -> str:

@@ -1,7 +1,10 @@
 """Databricks (Unity Catalog, Delta): no multi-statement transactions, so every statement is idempotent.
 
-Rows travel as MERGE statements keyed on the primary key: re-running one changes nothing, so a retried
-operation completes a half-applied one without duplicates, and the ledger is written last.
+A day's changes of a table travel as one MERGE keyed on the primary key (its inserts, updates and hard deletes
+together: one Delta commit, one version in the change data feed); re-running it changes nothing, so a retried
+operation completes a half-applied one without duplicates, and the ledger is written last. A state's rows go
+into emptied tables as plain INSERTs: every plan that loads a state empties the tables first, so a retried load
+empties them again.
 """
 
 from __future__ import annotations
@@ -9,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from airflow_source_simulator.core.statements import Action, Statement, Step
-from airflow_source_simulator.data.canonical import NULL
+from airflow_source_simulator.core.statements import Action, Rows, Statement, Step
+from airflow_source_simulator.data.canonical import NULL, SEPARATOR, canonical_rows
 from airflow_source_simulator.dialects.base import Dialect
 from airflow_source_simulator.schema import Column, SchemaRole, Table
 
 CDF_PROPERTY = "delta.enableChangeDataFeed = true"
 # Column mapping lets a reset drop the column the cdc profile adds (Delta refuses DROP COLUMN without it).
 COLUMN_MAPPING = "'delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5'"
+# The column of a change MERGE's source naming what each row does (none of the simulator's tables has it).
+KIND = "simulator_change"
+KINDS = {Action.INSERT: "insert", Action.UPDATE: "update", Action.DELETE: "delete"}
 
 
 class DatabricksDialect(Dialect):
@@ -49,16 +55,72 @@ class DatabricksDialect(Dialect):
         escaped = text.replace("\\", "\\\\").replace("'", "\\'")
         return f"{column.type.upper()} '{escaped}'" if column.type in ("timestamp", "date") else f"'{escaped}'"
 
-    def _source(self, table: Table, lines: Sequence[str]) -> str:
+    def _source(self, table: Table, lines: Sequence[str], kinds: Sequence[str] = ()) -> str:
+        """The rows as a MERGE source aliased ``s``, each row's kind of change in column KIND if ``kinds``."""
         # Cast every column: a VALUES column of NULLs alone has type VOID.
         casts = ", ".join(f"CAST({c.name} AS {self.column_type(c)}) AS {c.name}" for c in table.columns)
-        return (
-            f"(SELECT {casts}\nFROM VALUES\n{self.values_rows(table, lines)}\n"
-            f"AS v({', '.join(table.column_names)})) AS s"
-        )
+        values = self.values_rows(table, lines, [f"'{kind}'" for kind in kinds])
+        names = ", ".join(table.column_names)
+        if kinds:
+            casts, names = f"{casts}, {KIND}", f"{names}, {KIND}"
+        return f"(SELECT {casts}\nFROM VALUES\n{values}\nAS v({names})) AS s"
 
     def insert_rows(self, table_ref: str, table: Table, lines: Sequence[str]) -> str:
         return self.merge(table_ref, table, self._source(table, lines), self.when_not_matched_insert(table))
+
+    def load_rows(self, table_ref: str, table: Table, lines: Sequence[str]) -> str:
+        # Into emptied tables (see the module's docstring): an INSERT writes them without MERGE's join.
+        return f"INSERT INTO {table_ref} ({', '.join(table.column_names)})\nSELECT * FROM {self._source(table, lines)}"
+
+    def change_statements(self, changes: Sequence[Rows]) -> list[Statement]:
+        """A table's touched rows first (the first of two saves: a commit of its own), then its inserts, updates
+        and hard deletes in one MERGE per ``max_rows_per_statement`` rows."""
+        touched = [r for r in changes if r.action == Action.TOUCH]
+        rest = [r for r in changes if r.action != Action.TOUCH]
+        keys = [int(k) for r in rest for k in r.columns[r.table.key]]
+        if len(rest) < 2 or len(set(keys)) < len(keys):
+            # One kind of change is one statement already; a key changed twice could not be matched once.
+            return super().change_statements(changes)
+        out = super().change_statements(touched)
+        table, ref = rest[0].table, rest[0].ref
+        gap = SEPARATOR.join([NULL] * (len(table.columns) - 1))
+        labelled: list[tuple[Rows, str]] = []
+        for rows in rest:
+            lines = (
+                [f"{k}{SEPARATOR}{gap}" for k in rows.columns[table.key]]  # a deleted row: its key alone
+                if rows.action == Action.DELETE
+                else canonical_rows(table, rows.columns)
+            )
+            labelled += [(rows, line) for line in lines]
+        size = self.max_rows_per_statement
+        done: dict[Action, int] = {}
+        for start in range(0, len(labelled), size):
+            chunk = labelled[start : start + size]
+            steps = []
+            for rows in rest:
+                here = sum(r is rows for r, _ in chunk)
+                if here:
+                    done[rows.action] = done.get(rows.action, 0) + here
+                    spans = here < len(rows)  # the kind's rows take several statements: report rows so far
+                    action = rows.action
+                    steps.append(
+                        Step(action, table.name, len(rows), rows.soft_deleted, done[action] if spans else None)
+                    )
+            source = self._source(table, [line for _, line in chunk], [KINDS[r.action] for r, _ in chunk])
+            out.append(Statement(self._change_merge(ref, table, source), steps[0], tuple(steps[1:])))
+        return out
+
+    def _change_merge(self, table_ref: str, table: Table, source: str) -> str:
+        # Conditions on every clause: re-run, an inserted row is matched and left alone, a deleted one is not
+        # matched and not inserted again.
+        return self.merge(
+            table_ref,
+            table,
+            source,
+            f"WHEN MATCHED AND s.{KIND} = 'delete' THEN DELETE",
+            f"WHEN MATCHED AND s.{KIND} = 'update' THEN UPDATE SET {self.assignments(self.updatable(table), 's')}",
+            self.when_not_matched_insert(table, f"WHEN NOT MATCHED AND s.{KIND} = 'insert'"),
+        )
 
     def update_rows(self, table_ref: str, table: Table, lines: Sequence[str]) -> str:
         return self.merge(table_ref, table, self._source(table, lines), self.when_matched_update(self.updatable(table)))

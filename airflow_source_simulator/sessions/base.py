@@ -222,22 +222,23 @@ class Session:
         # Without a bulk path rows go as statements, and a stream's chunks are gathered first: such engines
         # load through VALUES lists, at scales where that is the limit anyway.
         rows = [r for w in work for r in (w.chunks() if isinstance(w, Stream) else [w])]
-        statements = [s for w in rows for s in (self.dialect.row_statements(w) if isinstance(w, Rows) else [w])]
+        statements = self.dialect.statements(rows)
         sql = [s.sql + self.dialect.statement_terminator for s in statements]
-        steps: list[Step | None] = [s.step for s in statements]
+        steps: list[tuple[Step, ...]] = [s.steps for s in statements]
         if transaction and self.dialect.begin_sql:
             sql.insert(0, self.dialect.begin_sql)
-            steps.insert(0, None)
+            steps.insert(0, ())
         if transaction and self.dialect.commit_sql:
             sql.append(self.dialect.commit_sql)
-            steps.append(None)
+            steps.append(())
         pending = iter(steps)
 
         def completed(_cursor: Any) -> None:
-            step = next(pending)
-            if step is not None:  # not after BEGIN or COMMIT: a stop after the commit changes nothing
+            done = next(pending)
+            if done:  # not after BEGIN or COMMIT: a stop after the commit changes nothing
                 self.check_stopping()
-                on_step(step)
+                for step in done:
+                    on_step(step)
 
         self.hook.run(sql, autocommit=not transaction, handler=completed)
 
@@ -248,7 +249,8 @@ class Session:
                 self.check_stopping()
                 if isinstance(item, Statement):
                     cursor.execute(item.sql)
-                    on_step(item.step)
+                    for step in item.steps:
+                        on_step(step)
                 else:
                     self._load_stream(cursor, item if isinstance(item, Stream) else _single(item), on_step)
 

@@ -2,8 +2,8 @@
 -- platform: databricks, scenario: classic, scale: 1, baseline (day 0)
 
 -- step: insert customers rows=100
-MERGE INTO {{ shop_schema }}.customers AS t
-USING (SELECT CAST(customer_id AS INT) AS customer_id, CAST(first_name AS STRING) AS first_name, CAST(last_name AS STRING) AS last_name, CAST(email AS STRING) AS email, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ shop_schema }}.customers (customer_id, first_name, last_name, email, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(customer_id AS INT) AS customer_id, CAST(first_name AS STRING) AS first_name, CAST(last_name AS STRING) AS last_name, CAST(email AS STRING) AS email, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1, 'Paula', 'Quinn', 'paula.quinn1@example.com', TIMESTAMP '2023-07-02 02:23:15', TIMESTAMP '2023-07-02 02:23:15', NULL),
 (2, 'Rosa', 'Meyer', 'rosa.meyer2@example.com', TIMESTAMP '2023-07-04 16:09:50', TIMESTAMP '2023-07-04 16:09:50', NULL),
@@ -105,13 +105,11 @@ FROM VALUES
 (98, 'Jonas', 'Garcia', 'jonas.garcia98@example.com', TIMESTAMP '2024-03-25 00:15:46', TIMESTAMP '2024-03-25 00:15:46', NULL),
 (99, 'Omar', 'Costa', 'omar.costa99@example.com', TIMESTAMP '2024-03-27 20:54:35', TIMESTAMP '2024-03-27 20:54:35', NULL),
 (100, 'Olga', 'Novak', 'olga.novak100@example.com', TIMESTAMP '2024-03-29 23:27:04', TIMESTAMP '2024-03-29 23:27:04', NULL)
-AS v(customer_id, first_name, last_name, email, created_at, updated_at, deleted_at)) AS s
-ON t.customer_id = s.customer_id
-WHEN NOT MATCHED THEN INSERT (customer_id, first_name, last_name, email, created_at, updated_at, deleted_at) VALUES (s.customer_id, s.first_name, s.last_name, s.email, s.created_at, s.updated_at, s.deleted_at);
+AS v(customer_id, first_name, last_name, email, created_at, updated_at, deleted_at)) AS s;
 
 -- step: insert products rows=20
-MERGE INTO {{ shop_schema }}.products AS t
-USING (SELECT CAST(product_id AS INT) AS product_id, CAST(name AS STRING) AS name, CAST(category AS STRING) AS category, CAST(price AS DECIMAL(10,2)) AS price, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ shop_schema }}.products (product_id, name, category, price, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(product_id AS INT) AS product_id, CAST(name AS STRING) AS name, CAST(category AS STRING) AS category, CAST(price AS DECIMAL(10,2)) AS price, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1, 'Urban Wireless Mouse', 'Electronics', 171.99, TIMESTAMP '2023-12-02 07:03:42', TIMESTAMP '2023-12-02 07:03:42', NULL),
 (2, 'Deluxe Standing Desk', 'Furniture', 472.99, TIMESTAMP '2023-12-03 00:59:46', TIMESTAMP '2023-12-03 00:59:46', NULL),
@@ -133,13 +131,11 @@ FROM VALUES
 (18, 'Deluxe Framed Print', 'Decor', 19.99, TIMESTAMP '2023-12-26 15:01:14', TIMESTAMP '2023-12-26 15:01:14', NULL),
 (19, 'Studio Webcam', 'Electronics', 112.99, TIMESTAMP '2023-12-28 20:37:08', TIMESTAMP '2023-12-28 20:37:08', NULL),
 (20, 'Modern Filing Cabinet', 'Furniture', 251.99, TIMESTAMP '2023-12-30 03:46:45', TIMESTAMP '2023-12-30 03:46:45', NULL)
-AS v(product_id, name, category, price, created_at, updated_at, deleted_at)) AS s
-ON t.product_id = s.product_id
-WHEN NOT MATCHED THEN INSERT (product_id, name, category, price, created_at, updated_at, deleted_at) VALUES (s.product_id, s.name, s.category, s.price, s.created_at, s.updated_at, s.deleted_at);
+AS v(product_id, name, category, price, created_at, updated_at, deleted_at)) AS s;
 
 -- step: insert orders rows=500
-MERGE INTO {{ shop_schema }}.orders AS t
-USING (SELECT CAST(order_id AS INT) AS order_id, CAST(customer_id AS INT) AS customer_id, CAST(order_date AS DATE) AS order_date, CAST(status AS STRING) AS status, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ shop_schema }}.orders (order_id, customer_id, order_date, status, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(order_id AS INT) AS order_id, CAST(customer_id AS INT) AS customer_id, CAST(order_date AS DATE) AS order_date, CAST(status AS STRING) AS status, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1, 8, DATE '2024-01-01', 'completed', TIMESTAMP '2024-01-01 01:27:15', TIMESTAMP '2024-01-04 09:53:07', NULL),
 (2, 63, DATE '2024-01-01', 'completed', TIMESTAMP '2024-01-01 08:26:37', TIMESTAMP '2024-01-08 01:40:58', NULL),
@@ -641,13 +637,11 @@ FROM VALUES
 (498, 15, DATE '2024-03-31', 'pending', TIMESTAMP '2024-03-31 13:02:43', TIMESTAMP '2024-03-31 13:02:43', NULL),
 (499, 15, DATE '2024-03-31', 'pending', TIMESTAMP '2024-03-31 15:21:22', TIMESTAMP '2024-03-31 15:21:22', NULL),
 (500, 7, DATE '2024-03-31', 'pending', TIMESTAMP '2024-03-31 20:48:47', TIMESTAMP '2024-03-31 20:48:47', NULL)
-AS v(order_id, customer_id, order_date, status, created_at, updated_at, deleted_at)) AS s
-ON t.order_id = s.order_id
-WHEN NOT MATCHED THEN INSERT (order_id, customer_id, order_date, status, created_at, updated_at, deleted_at) VALUES (s.order_id, s.customer_id, s.order_date, s.status, s.created_at, s.updated_at, s.deleted_at);
+AS v(order_id, customer_id, order_date, status, created_at, updated_at, deleted_at)) AS s;
 
 -- step: insert order_items rows=1200 done=1000
-MERGE INTO {{ shop_schema }}.order_items AS t
-USING (SELECT CAST(order_item_id AS INT) AS order_item_id, CAST(order_id AS INT) AS order_id, CAST(product_id AS INT) AS product_id, CAST(quantity AS INT) AS quantity, CAST(unit_price AS DECIMAL(10,2)) AS unit_price, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ shop_schema }}.order_items (order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(order_item_id AS INT) AS order_item_id, CAST(order_id AS INT) AS order_id, CAST(product_id AS INT) AS product_id, CAST(quantity AS INT) AS quantity, CAST(unit_price AS DECIMAL(10,2)) AS unit_price, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1, 1, 17, 1, 43.99, TIMESTAMP '2024-01-01 01:27:16', TIMESTAMP '2024-01-01 01:27:16', NULL),
 (2, 1, 4, 1, 31.99, TIMESTAMP '2024-01-01 01:27:17', TIMESTAMP '2024-01-01 01:27:17', NULL),
@@ -1649,13 +1643,11 @@ FROM VALUES
 (998, 416, 15, 1, 55.99, TIMESTAMP '2024-03-16 15:03:40', TIMESTAMP '2024-03-16 15:03:40', NULL),
 (999, 417, 16, 1, 35.99, TIMESTAMP '2024-03-16 19:15:04', TIMESTAMP '2024-03-16 19:15:04', NULL),
 (1000, 418, 5, 1, 30.99, TIMESTAMP '2024-03-16 19:58:47', TIMESTAMP '2024-03-16 19:58:47', NULL)
-AS v(order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at)) AS s
-ON t.order_item_id = s.order_item_id
-WHEN NOT MATCHED THEN INSERT (order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at) VALUES (s.order_item_id, s.order_id, s.product_id, s.quantity, s.unit_price, s.created_at, s.updated_at, s.deleted_at);
+AS v(order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at)) AS s;
 
 -- step: insert order_items rows=1200 done=1200
-MERGE INTO {{ shop_schema }}.order_items AS t
-USING (SELECT CAST(order_item_id AS INT) AS order_item_id, CAST(order_id AS INT) AS order_id, CAST(product_id AS INT) AS product_id, CAST(quantity AS INT) AS quantity, CAST(unit_price AS DECIMAL(10,2)) AS unit_price, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ shop_schema }}.order_items (order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(order_item_id AS INT) AS order_item_id, CAST(order_id AS INT) AS order_id, CAST(product_id AS INT) AS product_id, CAST(quantity AS INT) AS quantity, CAST(unit_price AS DECIMAL(10,2)) AS unit_price, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1001, 418, 12, 1, 30.99, TIMESTAMP '2024-03-16 19:58:48', TIMESTAMP '2024-03-16 19:58:48', NULL),
 (1002, 418, 19, 1, 112.99, TIMESTAMP '2024-03-16 19:58:49', TIMESTAMP '2024-03-16 19:58:49', NULL),
@@ -1857,26 +1849,22 @@ FROM VALUES
 (1198, 499, 17, 1, 43.99, TIMESTAMP '2024-03-31 15:21:25', TIMESTAMP '2024-03-31 15:21:25', NULL),
 (1199, 500, 10, 1, 37.99, TIMESTAMP '2024-03-31 20:48:48', TIMESTAMP '2024-03-31 20:48:48', NULL),
 (1200, 500, 17, 1, 43.99, TIMESTAMP '2024-03-31 20:48:49', TIMESTAMP '2024-03-31 20:48:49', NULL)
-AS v(order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at)) AS s
-ON t.order_item_id = s.order_item_id
-WHEN NOT MATCHED THEN INSERT (order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at) VALUES (s.order_item_id, s.order_id, s.product_id, s.quantity, s.unit_price, s.created_at, s.updated_at, s.deleted_at);
+AS v(order_item_id, order_id, product_id, quantity, unit_price, created_at, updated_at, deleted_at)) AS s;
 
 -- step: insert campaigns rows=5
-MERGE INTO {{ crm_schema }}.campaigns AS t
-USING (SELECT CAST(campaign_id AS INT) AS campaign_id, CAST(campaign_name AS STRING) AS campaign_name, CAST(start_date AS DATE) AS start_date, CAST(end_date AS DATE) AS end_date, CAST(budget AS DECIMAL(10,2)) AS budget, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ crm_schema }}.campaigns (campaign_id, campaign_name, start_date, end_date, budget, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(campaign_id AS INT) AS campaign_id, CAST(campaign_name AS STRING) AS campaign_name, CAST(start_date AS DATE) AS start_date, CAST(end_date AS DATE) AS end_date, CAST(budget AS DECIMAL(10,2)) AS budget, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1, 'New Year Kickoff', DATE '2024-01-12', DATE '2024-10-01', 36631.00, TIMESTAMP '2023-12-29 09:03:46', TIMESTAMP '2023-12-29 09:03:46', NULL),
 (2, 'Spring Refresh', DATE '2024-02-07', DATE '2024-07-22', 29621.00, TIMESTAMP '2024-01-14 13:26:54', TIMESTAMP '2024-01-14 13:26:54', NULL),
 (3, 'Home Office Upgrade', DATE '2024-01-12', DATE '2024-12-11', 45671.00, TIMESTAMP '2023-12-31 10:26:08', TIMESTAMP '2023-12-31 10:26:08', NULL),
 (4, 'Loyalty Rewards', DATE '2024-02-19', DATE '2024-10-19', 26973.00, TIMESTAMP '2024-01-27 10:25:54', TIMESTAMP '2024-01-27 10:25:54', NULL),
 (5, 'Back to Work', DATE '2024-01-20', DATE '2024-09-15', 46496.00, TIMESTAMP '2023-12-31 11:05:47', TIMESTAMP '2023-12-31 11:05:47', NULL)
-AS v(campaign_id, campaign_name, start_date, end_date, budget, created_at, updated_at, deleted_at)) AS s
-ON t.campaign_id = s.campaign_id
-WHEN NOT MATCHED THEN INSERT (campaign_id, campaign_name, start_date, end_date, budget, created_at, updated_at, deleted_at) VALUES (s.campaign_id, s.campaign_name, s.start_date, s.end_date, s.budget, s.created_at, s.updated_at, s.deleted_at);
+AS v(campaign_id, campaign_name, start_date, end_date, budget, created_at, updated_at, deleted_at)) AS s;
 
 -- step: insert email_activity rows=100
-MERGE INTO {{ crm_schema }}.email_activity AS t
-USING (SELECT CAST(activity_id AS INT) AS activity_id, CAST(customer_id AS INT) AS customer_id, CAST(campaign_id AS INT) AS campaign_id, CAST(sent_date AS TIMESTAMP) AS sent_date, CAST(opened AS BOOLEAN) AS opened, CAST(clicked AS BOOLEAN) AS clicked, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ crm_schema }}.email_activity (activity_id, customer_id, campaign_id, sent_date, opened, clicked, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(activity_id AS INT) AS activity_id, CAST(customer_id AS INT) AS customer_id, CAST(campaign_id AS INT) AS campaign_id, CAST(sent_date AS TIMESTAMP) AS sent_date, CAST(opened AS BOOLEAN) AS opened, CAST(clicked AS BOOLEAN) AS clicked, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1, 78, 5, TIMESTAMP '2024-03-01 01:27:30', false, false, TIMESTAMP '2024-03-01 01:27:30', TIMESTAMP '2024-03-01 01:27:30', NULL),
 (2, 7, 5, TIMESTAMP '2024-03-01 10:03:19', false, false, TIMESTAMP '2024-03-01 10:03:19', TIMESTAMP '2024-03-01 10:03:19', NULL),
@@ -1978,13 +1966,11 @@ FROM VALUES
 (98, 83, 5, TIMESTAMP '2024-03-31 06:09:49', false, false, TIMESTAMP '2024-03-31 06:09:49', TIMESTAMP '2024-03-31 06:09:49', NULL),
 (99, 86, 1, TIMESTAMP '2024-03-31 07:52:14', false, false, TIMESTAMP '2024-03-31 07:52:14', TIMESTAMP '2024-03-31 07:52:14', NULL),
 (100, 1, 4, TIMESTAMP '2024-03-31 17:03:47', false, false, TIMESTAMP '2024-03-31 17:03:47', TIMESTAMP '2024-03-31 17:03:47', NULL)
-AS v(activity_id, customer_id, campaign_id, sent_date, opened, clicked, created_at, updated_at, deleted_at)) AS s
-ON t.activity_id = s.activity_id
-WHEN NOT MATCHED THEN INSERT (activity_id, customer_id, campaign_id, sent_date, opened, clicked, created_at, updated_at, deleted_at) VALUES (s.activity_id, s.customer_id, s.campaign_id, s.sent_date, s.opened, s.clicked, s.created_at, s.updated_at, s.deleted_at);
+AS v(activity_id, customer_id, campaign_id, sent_date, opened, clicked, created_at, updated_at, deleted_at)) AS s;
 
 -- step: insert web_sessions rows=150
-MERGE INTO {{ crm_schema }}.web_sessions AS t
-USING (SELECT CAST(session_id AS INT) AS session_id, CAST(customer_id AS INT) AS customer_id, CAST(session_start AS TIMESTAMP) AS session_start, CAST(session_end AS TIMESTAMP) AS session_end, CAST(page_views AS INT) AS page_views, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
+INSERT INTO {{ crm_schema }}.web_sessions (session_id, customer_id, session_start, session_end, page_views, created_at, updated_at, deleted_at)
+SELECT * FROM (SELECT CAST(session_id AS INT) AS session_id, CAST(customer_id AS INT) AS customer_id, CAST(session_start AS TIMESTAMP) AS session_start, CAST(session_end AS TIMESTAMP) AS session_end, CAST(page_views AS INT) AS page_views, CAST(created_at AS TIMESTAMP) AS created_at, CAST(updated_at AS TIMESTAMP) AS updated_at, CAST(deleted_at AS TIMESTAMP) AS deleted_at
 FROM VALUES
 (1, 30, TIMESTAMP '2024-03-01 01:08:56', TIMESTAMP '2024-03-01 01:52:02', 16, TIMESTAMP '2024-03-01 01:08:56', TIMESTAMP '2024-03-01 01:52:02', NULL),
 (2, 39, TIMESTAMP '2024-03-01 09:28:08', TIMESTAMP '2024-03-01 10:06:44', 10, TIMESTAMP '2024-03-01 09:28:08', TIMESTAMP '2024-03-01 10:06:44', NULL),
@@ -2136,6 +2122,4 @@ FROM VALUES
 (148, 56, TIMESTAMP '2024-03-31 08:16:21', TIMESTAMP '2024-03-31 08:56:00', 5, TIMESTAMP '2024-03-31 08:16:21', TIMESTAMP '2024-03-31 08:56:00', NULL),
 (149, 18, TIMESTAMP '2024-03-31 13:55:56', TIMESTAMP '2024-03-31 14:25:16', 7, TIMESTAMP '2024-03-31 13:55:56', TIMESTAMP '2024-03-31 14:25:16', NULL),
 (150, 40, TIMESTAMP '2024-03-31 18:58:50', TIMESTAMP '2024-03-31 19:26:21', 14, TIMESTAMP '2024-03-31 18:58:50', TIMESTAMP '2024-03-31 19:26:21', NULL)
-AS v(session_id, customer_id, session_start, session_end, page_views, created_at, updated_at, deleted_at)) AS s
-ON t.session_id = s.session_id
-WHEN NOT MATCHED THEN INSERT (session_id, customer_id, session_start, session_end, page_views, created_at, updated_at, deleted_at) VALUES (s.session_id, s.customer_id, s.session_start, s.session_end, s.page_views, s.created_at, s.updated_at, s.deleted_at);
+AS v(session_id, customer_id, session_start, session_end, page_views, created_at, updated_at, deleted_at)) AS s;

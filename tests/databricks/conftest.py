@@ -44,10 +44,14 @@ def make_simulator(dbx_conn_id: str, prefix: str) -> Iterator[SimulatorFactory]:
     """Simulators of sources in this test's own schemas (``<prefix>_shop``, ``<prefix>_crm``), through a fresh
     session each, as each task of a DAG opens its own; the schemas are dropped afterwards."""
 
+    made: list[Simulator] = []
+
     def make(**kwargs: Any) -> Simulator:
-        return Simulator(
+        simulator = Simulator(
             session_for_connection(dbx_conn_id), shop_schema=f"{prefix}_shop", crm_schema=f"{prefix}_crm", **kwargs
         )
+        made.append(simulator)
+        return simulator
 
     yield make
     session = session_for_connection(dbx_conn_id)
@@ -55,3 +59,9 @@ def make_simulator(dbx_conn_id: str, prefix: str) -> Iterator[SimulatorFactory]:
     ours = [str(r[0]) for r in rows if str(r[0]).startswith(prefix)]
     if ours:
         session.hook.run([f"DROP SCHEMA IF EXISTS {session.dialect.quote(s)} CASCADE" for s in ours])
+    # The hook keeps the connection its reads opened; closed now, while the server runs (at exit, closing it
+    # would retry against a stopped server for seconds).
+    for simulator in made:
+        conn = getattr(simulator.session.hook, "_sql_conn", None)
+        if conn is not None:
+            conn.close()

@@ -52,6 +52,10 @@ def test_the_cdc_profile_through_day_7_and_its_change_feed_equal_each_days_state
             replay = Replay(dict(held[t.name]), t.key).apply(changes(session, ref, version[t.name] + 1))
             assert replay.differences(now) == [], f"{t.name} day {day}"
             change = expected[str(day)]["tables"][t.name]
+            # One MERGE per table and day (inserts, updates and hard deletes together), the first of two saves a
+            # commit before it: each statement one commit of the feed.
+            changed = any(change[kind] for kind in ("inserted", "updated", "hard_deleted"))
+            assert len(replay.versions) == changed + bool(change["updated_twice"]), f"{t.name} day {day}"
             assert now.keys() - held[t.name].keys() == set(change["inserted"]) - held[t.name].keys(), t.name
             assert held[t.name].keys() - now.keys() == set(change["hard_deleted"]), f"{t.name} day {day}"
             held[t.name], version[t.name] = now, replay.last_version or version[t.name]

@@ -45,6 +45,7 @@ class Replay:
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     last_version: int | None = None
+    versions: set[int] = field(default_factory=set)  # the commits the applied changes came in
 
     def apply(self, feed: list[dict[str, Any]]) -> Replay:
         for change in feed:
@@ -54,6 +55,7 @@ class Replay:
             held = self.state.get(key)
             self.counts[kind] = self.counts.get(kind, 0) + 1
             self.last_version = int(change["_commit_version"])
+            self.versions.add(self.last_version)
             where = f"{kind} of key {key} at version {change['_commit_version']}"
             if kind == "insert":
                 if held is not None:
