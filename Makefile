@@ -92,22 +92,24 @@ reliability: $(INSTALLED)
 	$(BIN)/pytest tests/reliability
 
 # The Databricks tier: one local Spark Thrift server with Delta Lake for the whole run (two workers would start
-# two), reached through DatabricksSqlHook; `make test` runs it after the other tiers.
+# two), reached through DatabricksSqlHook; `make test` runs it beside the other tiers.
 databricks: $(INSTALLED) $(SPARK_VENV)/.installed
 	$(BIN)/pytest tests/databricks
 
 # Mutation testing, not part of `make test`: mutmut (requirements-mutation.txt, on top of .venv) changes the
 # oracle and the core's guards one small change at a time and runs the tests that call the changed function
-# (tools/mutation.py, docs/testing.md); prints each module's score and the surviving mutants. Niced, one worker.
-#   make mutation MODULES="core/guards.py core/arguments.py"   (default: every module of [tool.mutmut])
+# (tools/mutation.py, docs/testing.md); prints each module's score and the surviving mutants. Niced; a run that
+# was stopped resumes where it stopped.
+#   make mutation MODULES="core/guards.py core/arguments.py" CHILDREN=2   (default: every module, one at a time)
 .PHONY: mutation
 MODULES ?=
+CHILDREN ?= 1
 $(VENV)/.mutation-installed: requirements-mutation.txt $(INSTALLED)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
 	touch $@
 
 mutation: $(VENV)/.mutation-installed
-	nice -n 19 $(BIN)/python tools/mutation.py $(MODULES)
+	nice -n 19 $(BIN)/python tools/mutation.py --children $(CHILDREN) $(MODULES)
 
 # Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes. Work
 # stealing, because a few tests take half a minute each: dealt out up front, they leave one worker idle

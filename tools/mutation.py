@@ -200,6 +200,16 @@ def score(module: str, seconds: float) -> Score:
     return Score(module, {k: status_by_exit_code[v] for k, v in sorted(data.exit_code_by_key.items())}, seconds)
 
 
+def undecided(module: str) -> list[str]:
+    """The mutants of ``module`` that an earlier, stopped run left without a result (none if it never ran, or
+    ran to the end)."""
+    if not (WORK / PACKAGE / f"{module}.meta").exists():
+        return []
+    statuses = score(module, 0).statuses
+    names = [name for name, status in statuses.items() if status == "not checked"]
+    return names if len(names) < len(statuses) else []
+
+
 def survivors(result: Score) -> Iterator[str]:
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
@@ -233,7 +243,10 @@ def main(argv: list[str]) -> int:
     results = []
     for module in modules:
         pattern = f"{PACKAGE}.{module.removesuffix('.py').replace('/', '.')}.*"
-        print(f"\n=== {module}", flush=True)
+        # mutmut runs every mutant a pattern names, decided or not: a run that stopped part-way resumes by naming
+        # the mutants it has not decided yet.
+        names = undecided(module)
+        print(f"\n=== {module}" + (f" ({len(names)} mutants not run yet)" if names else ""), flush=True)
         started = time.monotonic()
         command = [
             sys.executable,
@@ -244,8 +257,8 @@ def main(argv: list[str]) -> int:
             "--mutmut",
             "run",
             "--max-children",
-            "1",
-            pattern,
+            str(args.children),
+            *(names or [pattern]),
         ]
         if subprocess.run(command, check=False).returncode != 0:
             print(f"mutmut failed on {module} (its output is above)", file=sys.stderr)
