@@ -96,6 +96,30 @@ def test_differences_of_key_ranges_add_up() -> None:
     )
 
 
+def test_differences_of_key_ranges_keep_both_sides_of_each_kind() -> None:
+    first = Differences(
+        missing=[1], unexpected=[2], duplicated=[3], differing={4: {}}, not_closed=[(5, 0)], deletion_records=[6]
+    )
+    first.merge(
+        Differences(
+            missing=[11],
+            unexpected=[12],
+            duplicated=[13],
+            differing={14: {}},
+            not_closed=[(15, 0)],
+            deletion_records=[16],
+        )
+    )
+    assert first == Differences(
+        missing=[1, 11],
+        unexpected=[2, 12],
+        duplicated=[3, 13],
+        differing={4: {}, 14: {}},
+        not_closed=[(5, 0), (15, 0)],
+        deletion_records=[6, 16],
+    )
+
+
 def test_a_target_that_stores_values_as_text_compares_by_value(db: duckdb.DuckDBPyConnection) -> None:
     text = pa.table({n: pc.cast(TRUTH[n], pa.string()) for n in TRUTH.column_names})  # PostgreSQL's COPY, as CSV
     out, _ = replica(db, text)
@@ -149,6 +173,36 @@ def test_a_marker_of_an_unsigned_or_odd_type_is_read_by_its_text() -> None:
     assert "NOT IN ('', 'false', 'f', '0', 'no', 'n')" in marker('"m"', "VARCHAR")
 
 
+@pytest.mark.parametrize(
+    "found_type", ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER"]
+)
+def test_a_marker_of_any_integer_width_is_read_as_a_number(found_type: str) -> None:
+    assert marker('"m"', found_type) == 'coalesce("m" <> 0, false)'
+
+
+def reads_as_text(db: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the last comparison's view of the target casts a column to text, row by row."""
+    (sql,) = db.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'found_all'").fetchall()[0]
+    return "AS VARCHAR" in str(sql)
+
+
+@pytest.mark.parametrize(
+    ("values", "as_text"),
+    [
+        (pa.array([False, True, None, False, True]), False),
+        (pa.array([0, 1, None, 0, 2], pa.int8()), False),
+        (pa.array([0, 1, None, 0, 2], pa.uint32()), False),
+        (pa.array(["0", "1", None, "0", "2"]), True),
+    ],
+    ids=["boolean", "int8", "uint32", "text"],
+)
+def test_a_boolean_or_integer_marker_is_read_by_its_type_without_a_cast_to_text(
+    db: duckdb.DuckDBPyConnection, values: pa.Array, as_text: bool
+) -> None:
+    assert flagged_by(db, values) == [2, 5]
+    assert reads_as_text(db) is as_text
+
+
 def test_a_boolean_column_stored_as_text_or_number_compares_by_truth(db: duckdb.DuckDBPyConnection) -> None:
     table = TABLES_BY_NAME["email_activity"]
     expected = pa.table({"activity_id": [1, 2, 3, 4], "opened": [True, False, True, None]})
@@ -166,6 +220,11 @@ def test_a_column_left_out_of_the_mapping_is_not_compared(db: duckdb.DuckDBPyCon
     columns = {n: n for n in ALL if n != "campaign_name"}
     assert replica(db, renamed, columns=columns)[0] == Differences(found_rows=5)
     assert set(replica(db, renamed, columns={**columns, "campaign_name": "name"})[0].differing) == {1, 2, 3, 4, 5}
+
+
+def test_a_replica_mapped_by_its_key_alone_is_compared_by_its_keys_alone(db: duckdb.DuckDBPyConnection) -> None:
+    found = rows(lambda r: [{**x, "campaign_name": "other"} for x in r[:4]])
+    assert replica(db, found, columns={"campaign_id": "campaign_id"})[0] == Differences(missing=[5], found_rows=4)
 
 
 # --- scd2 -----------------------------------------------------------------------------------------------
@@ -261,3 +320,33 @@ def test_deletion_records_are_not_versions_and_must_be_of_deleted_keys(db: duckd
     out = scd2(db, snapshot(records([live])), validity)
     assert out.deletion_records == [live] and out.unexpected == [] and out.missing == []
     assert scd2(db, snapshot(records([])), None).unexpected != []  # unmarked, a deletion record is a version
+
+
+def test_a_version_whose_values_differ_is_listed_with_each_differing_column(db: duckdb.DuckDBPyConnection) -> None:
+    first, second = VERSIONS.slice(0, 2).to_pylist()
+
+    def harm(r: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        r[0]["customer_id"] += 1  # the first column after the key
+        r[1]["page_views"] += 1
+        return r
+
+    out = scd2(db, snapshot(harm))
+    assert out.differing == {
+        (first["session_id"], first[VALID_FROM]): {"customer_id": (first["customer_id"], first["customer_id"] + 1)},
+        (second["session_id"], second[VALID_FROM]): {"page_views": (second["page_views"], second["page_views"] + 1)},
+    }
+    assert out.missing == out.unexpected == out.duplicated == out.not_closed == [] and out.found_rows == 505
+
+
+def test_a_boolean_marker_of_deletion_records_is_read_without_a_cast_to_text(db: duckdb.DuckDBPyConnection) -> None:
+    keys = closed_keys()
+
+    def records(r: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = [{**x, "dbt_is_deleted": False} for x in r]
+        last = {x["session_id"]: x for x in out}
+        deleted = {"dbt_is_deleted": True, "dbt_valid_from": dt.datetime(2030, 1, 1), "dbt_valid_to": None}
+        return out + [{**last[k], **deleted} for k in keys]
+
+    validity = Validity("dbt_valid_from", "dbt_valid_to", deleted="dbt_is_deleted")
+    assert scd2(db, snapshot(records), validity) == Differences(found_rows=505 + len(keys))
+    assert not reads_as_text(db)
