@@ -129,6 +129,14 @@ def test_a_target_that_stores_values_as_text_compares_by_value(db: duckdb.DuckDB
     assert out.differing == {1: {"budget": (Decimal("36631.00"), None)}}
 
 
+def test_a_decimal_column_of_more_places_is_compared_by_its_exact_value(db: duckdb.DuckDBPyConnection) -> None:
+    wider = pc.cast(TRUTH["budget"], pa.decimal128(20, 4))
+    assert replica(db, TRUTH.set_column(4, "budget", wider))[0] == Differences(found_rows=5)
+    off = pa.array([Decimal("36631.0049"), *wider.to_pylist()[1:]], pa.decimal128(20, 4))
+    out, _ = replica(db, TRUTH.set_column(4, "budget", off))  # not rounded to the source's two places
+    assert out.differing == {1: {"budget": (Decimal("36631.00"), Decimal("36631.0049"))}}
+
+
 def test_a_time_zone_aware_column_is_compared_as_the_same_instant(db: duckdb.DuckDBPyConnection) -> None:
     aware = TRUTH.set_column(6, "updated_at", pc.assume_timezone(TRUTH["updated_at"], "UTC"))
     assert replica(db, aware)[0] == Differences(found_rows=5)
@@ -336,6 +344,26 @@ def test_a_version_whose_values_differ_is_listed_with_each_differing_column(db: 
         (second["session_id"], second[VALID_FROM]): {"page_views": (second["page_views"], second["page_views"] + 1)},
     }
     assert out.missing == out.unexpected == out.duplicated == out.not_closed == [] and out.found_rows == 505
+
+
+@pytest.mark.parametrize("valid_to", [dt.datetime(2030, 1, 1), None], ids=["closed", "left open"])
+def test_a_deleted_keys_last_version_lists_its_differing_values_but_not_its_close_time(
+    db: duckdb.DuckDBPyConnection, valid_to: dt.datetime | None
+) -> None:
+    key = closed_keys()[0]
+    (version,) = [v for v in VERSIONS.to_pylist() if v["session_id"] == key and v[CLOSED]]
+    at = (key, version[VALID_FROM])
+
+    def harm(r: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for row in r:
+            if (row["session_id"], row["dbt_valid_from"]) == at:
+                row["page_views"] += 1
+                row["dbt_valid_to"] = valid_to  # the truth leaves the close time free
+        return r
+
+    out = scd2(db, snapshot(harm))
+    assert out.differing == {at: {"page_views": (version["page_views"], version["page_views"] + 1)}}
+    assert out.not_closed == ([] if valid_to else [at]) and out.missing == out.unexpected == []
 
 
 def test_a_boolean_marker_of_deletion_records_is_read_without_a_cast_to_text(db: duckdb.DuckDBPyConnection) -> None:
