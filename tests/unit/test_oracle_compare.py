@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pytest
 
 from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR, Profile
-from airflow_source_simulator.oracle.compare import Comparison, Differences, Validity, engine, marker
+from airflow_source_simulator.oracle.compare import Comparison, Differences, Validity, _cast, engine, marker
 from airflow_source_simulator.oracle.truth import CLOSED, VALID_FROM, VALID_TO, Truth
 from airflow_source_simulator.schema import TABLES_BY_NAME
 
@@ -150,6 +150,21 @@ def test_a_time_zone_aware_column_is_compared_as_the_same_instant(db: duckdb.Duc
     assert replica(db, TRUTH.set_column(6, "updated_at", tokyo))[0] == Differences(found_rows=5)
 
 
+def test_a_time_zone_aware_column_is_read_without_a_cast() -> None:
+    updated_at = CAMPAIGNS.columns[6]
+    assert _cast(updated_at, '"u"', "TIMESTAMP WITH TIME ZONE") == "timezone('UTC', \"u\")"
+    assert _cast(updated_at, '"u"', "VARCHAR") == "timezone('UTC', TRY_CAST(\"u\" AS TIMESTAMPTZ))"
+
+
+def test_a_target_column_whose_name_holds_a_double_quote_is_read(db: duckdb.DuckDBPyConnection) -> None:
+    name = 'the "name"'
+    found = rows(lambda r: [{**r[0], "campaign_name": "Changed"}, *r[1:]]).rename_columns(
+        [(name if n == "campaign_name" else n) for n in TRUTH.column_names]
+    )
+    out, _ = replica(db, found, columns={**ALL, "campaign_name": name})
+    assert out == Differences(differing={1: {"campaign_name": ("New Year Kickoff", "Changed")}}, found_rows=5)
+
+
 def flagged_by(db: duckdb.DuckDBPyConnection, values: pa.Array) -> list[Any]:
     out, flagged = replica(db, rows().append_column("_deleted", values), deleted="_deleted")
     assert out.missing == flagged  # a flagged row is not live
@@ -219,6 +234,29 @@ def test_a_boolean_column_stored_as_text_or_number_compares_by_truth(db: duckdb.
         out, _ = comparison.replica({"activity_id": "activity_id", "opened": "opened"}, None, False)
         comparison.close()
         assert out.differing == {}, found
+
+
+def test_a_boolean_column_stored_as_text_is_true_only_for_the_words_of_truth(db: duckdb.DuckDBPyConnection) -> None:
+    table = TABLES_BY_NAME["email_activity"]
+    expected = pa.table({"activity_id": [1, 2, 3, 4], "opened": [True, True, False, False]})
+    found = pa.table({"activity_id": [1, 2, 3, 4], "opened": ["YES", "on", "off", "nope"]})
+    comparison = Comparison(db, table, expected, found)
+    out, _ = comparison.replica({"activity_id": "activity_id", "opened": "opened"}, None, False)
+    comparison.close()
+    assert out.differing == {2: {"opened": (True, False)}}  # any other word is false, never unknown
+
+
+def test_closing_a_comparison_releases_the_tables_it_registered(db: duckdb.DuckDBPyConnection) -> None:
+    own = pa.Table.from_pylist([{**TRUTH.to_pylist()[0], "campaign_id": CUSTOM_ID_FLOOR}])
+    replica(db, rows(), own=own)
+    readable = []
+    for name in ("truth_rows", "found_rows", "own_rows"):
+        try:
+            db.execute(f"SELECT count(*) FROM {name}")
+            readable.append(name)
+        except duckdb.CatalogException:
+            pass
+    assert readable == []
 
 
 def test_a_column_left_out_of_the_mapping_is_not_compared(db: duckdb.DuckDBPyConnection) -> None:
