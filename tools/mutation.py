@@ -201,9 +201,11 @@ def score(module: str, seconds: float) -> Score:
 
 
 def undecided(module: str) -> list[str]:
-    """The mutants of ``module`` that an earlier, stopped run left without a result (none if it never ran, or
-    ran to the end)."""
-    if not (WORK / PACKAGE / f"{module}.meta").exists():
+    """The mutants of ``module`` that an earlier, stopped run left without a result (none if it never ran, ran
+    to the end, or the module changed since: mutmut then makes its mutants afresh, under names the old record
+    does not hold, and the pattern runs them)."""
+    meta = WORK / PACKAGE / f"{module}.meta"
+    if not meta.exists() or (REPO / PACKAGE / module).stat().st_mtime > meta.stat().st_mtime:
         return []
     statuses = score(module, 0).statuses
     names = [name for name, status in statuses.items() if status == "not checked"]
