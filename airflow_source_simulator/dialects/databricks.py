@@ -102,10 +102,8 @@ class DatabricksDialect(Dialect):
                 if here:
                     done[rows.action] = done.get(rows.action, 0) + here
                     spans = here < len(rows)  # the kind's rows take several statements: report rows so far
-                    action = rows.action
-                    steps.append(
-                        Step(action, table.name, len(rows), rows.soft_deleted, done[action] if spans else None)
-                    )
+                    so_far = done[rows.action] if spans else None
+                    steps.append(Step(rows.action, table.name, len(rows), rows.soft_deleted, so_far))
             source = self._source(table, [line for _, line in chunk], [KINDS[r.action] for r, _ in chunk])
             out.append(Statement(self._change_merge(ref, table, source), steps[0], tuple(steps[1:])))
         return out
