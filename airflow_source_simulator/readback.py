@@ -1,8 +1,11 @@
-"""Reading a source back: the simulator's rows of each table as figures (rows, ID range, content digest),
-and the rows of the user's own (IDs from the custom floor), which the figures leave out."""
+"""Reading a source back: each table's counts (its rows, the rows of the user's own, which the figures leave
+out, and the highest key of the simulator's), and the simulator's rows of each table as figures (rows, ID
+range, content digest)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_source_simulator.core.plans import Source
@@ -18,23 +21,31 @@ def describe(figures: dict[str, Any]) -> str:
     return f"{figures['rows']} rows ({ids}, digest {figures['digest'][:12]})"
 
 
-def simulator_rows(session: Session, source: Source, table: Table) -> dict[str, Any]:
-    """The figures of the simulator's rows of ``table`` (keys below the custom floor), in the manifest's terms:
-    read through Arrow in key ranges and digested chunk by chunk, in bounded memory."""
-    top = session.query(f"SELECT MAX({table.key}) FROM {source.ref(table)} WHERE {table.key} < {CUSTOM_ID_FLOOR}")
-    highest = int(top[0][0]) if top and top[0][0] is not None else 0
+@dataclass(frozen=True)
+class Counts:
+    """What one scan of a table tells: its rows, the rows of the user's own (keys from the custom floor) and
+    the highest key below the floor (0: none)."""
+
+    rows: int
+    custom: int
+    highest: int
+
+
+def counts(session: Session, source: Source, tables: Sequence[Table]) -> dict[str, Counts]:
+    """The counts of each of ``tables``, in one statement."""
+    if not tables:
+        return {}
+    return {
+        str(name): Counts(int(rows), int(custom or 0), int(highest or 0))
+        for name, rows, custom, highest in session.query(source.counts_query(tables))
+    }
+
+
+def simulator_rows(session: Session, source: Source, table: Table, highest: int) -> dict[str, Any]:
+    """The figures of the simulator's rows of ``table`` (keys up to ``highest``, below the custom floor), in the
+    manifest's terms: read through Arrow in key ranges and digested chunk by chunk, in bounded memory."""
     figures = TableDigest(table)
     for lo in range(1, highest + 1, CHUNK_KEYS):
         where = f" WHERE {table.key} >= {lo} AND {table.key} < {min(lo + CHUNK_KEYS, CUSTOM_ID_FLOOR)}"
         figures.update(session.read_arrow(source.rows_query(table, where)))
     return figures.figures()
-
-
-def custom_rows(session: Session, source: Source, tables: list[Table]) -> dict[str, int]:
-    """How many rows of the user's own (keys from the custom floor) each table holds."""
-    if not tables:
-        return {}
-    sql = " UNION ALL ".join(
-        f"SELECT '{t.name}', COUNT(*) FROM {source.ref(t)} WHERE {t.key} >= {CUSTOM_ID_FLOOR}" for t in tables
-    )
-    return {str(name): int(count) for name, count in session.query(sql)}

@@ -30,7 +30,7 @@ from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.scenario import CLASSIC, CUSTOM_ID_FLOOR
 from airflow_source_simulator.defaults import CRM_SCHEMA, SHOP_SCHEMA
 from airflow_source_simulator.errors import StoppedError, VerificationError
-from airflow_source_simulator.readback import custom_rows, describe, simulator_rows
+from airflow_source_simulator.readback import Counts, counts, describe, simulator_rows
 from airflow_source_simulator.schema import LEDGER_TABLE, RUN_KEY, TABLES, SchemaRole, Table, tables_at
 from airflow_source_simulator.sessions.base import Session
 
@@ -310,32 +310,25 @@ class Simulator:
     def status(self, *, verify: bool = False, changed: bool | None = None) -> dict[str, Any]:
         inspection = self.inspect()
         entry = inspection.entry
-        counts = self._counts(inspection.tables)
+        found = counts(self.session, self.source, [t for t in TABLES if t.name in inspection.tables])
         result: dict[str, Any] = {
             "day": entry.day if entry else None,
             "profile": entry.profile if entry else None,
             "scale": entry.scale if entry else None,
             "state_digest": entry.state_digest if entry else None,
-            "tables": {self.qualified(t): counts.get(t.name) for t in TABLES},
+            "tables": {self.qualified(t): found[t.name].rows if t.name in found else None for t in TABLES},
         }
         if changed is not None:
             result["changed"] = changed
         self.log.info("\n%s", status_box(result, self.schemas))
         if verify:
-            result["custom_rows"] = self._custom_rows(inspection)
-            result["verified"] = self.verify(inspection)
+            result["custom_rows"] = self._custom_rows(found)
+            result["verified"] = self.verify(inspection, found)
         return result
 
-    def _counts(self, present: frozenset[str]) -> dict[str, int]:
-        tables = [t for t in TABLES if t.name in present]
-        if not tables:
-            return {}
-        return {str(name): int(count) for name, count in self.session.query(self.source.counts_query(tables))}
-
-    def _custom_rows(self, inspection: Inspection) -> dict[str, int]:
+    def _custom_rows(self, found: dict[str, Counts]) -> dict[str, int]:
         """Rows of the user's own per table (IDs from the custom floor): reported, never verified."""
-        counts = custom_rows(self.session, self.source, [t for t in TABLES if t.name in inspection.tables])
-        mine = {self.qualified(t): counts[t.name] for t in TABLES if counts.get(t.name)}
+        mine = {self.qualified(t): found[t.name].custom for t in TABLES if t.name in found and found[t.name].custom}
         if mine:
             listed = ", ".join(f"{name} {count}" for name, count in mine.items())
             self.log.info(
@@ -343,9 +336,10 @@ class Simulator:
             )
         return mine
 
-    def verify(self, inspection: Inspection) -> bool:
-        """Compare every table's simulator rows with the manifest of the ledger's day; raise naming each
-        difference. Rows of the user's own (IDs from the custom floor) are left out."""
+    def verify(self, inspection: Inspection, found: dict[str, Counts]) -> bool:
+        """Compare every table's simulator rows with the manifest of the ledger's day (``found``: the tables'
+        counts, read with the status); raise naming each difference. Rows of the user's own (IDs from the
+        custom floor) are left out."""
         if inspection.entry is None:
             raise VerificationError("nothing to verify: the simulator has not loaded this database yet.")
         entry = inspection.entry
@@ -353,19 +347,21 @@ class Simulator:
         with ThreadPoolExecutor(1, thread_name_prefix="source-simulator-expected") as pool:
             expecting = pool.submit(expected_tables, entry.day, entry.scale, entry.profile)
             tables = tables_at(entry.profile, entry.day)
-            found = {
-                t.name: simulator_rows(self.session, self.source, t) for t in tables if t.name in inspection.tables
+            figures = {
+                t.name: simulator_rows(self.session, self.source, t, found[t.name].highest)
+                for t in tables
+                if t.name in found
             }
             expected = expecting.result()
         problems = []
         for table in tables:
             want = expected[table.name]
-            if table.name not in found:
+            if table.name not in figures:
                 problems.append(f"{self.qualified(table)}: missing (expected {want['rows']} rows)")
                 continue
-            if any(value != want[k] for k, value in found[table.name].items()):
+            if any(value != want[k] for k, value in figures[table.name].items()):
                 problems.append(
-                    f"{self.qualified(table)}: expected {describe(want)}, found {describe(found[table.name])}"
+                    f"{self.qualified(table)}: expected {describe(want)}, found {describe(figures[table.name])}"
                 )
         if problems:
             raise VerificationError(

@@ -7,7 +7,7 @@ the engine has transactions the operation is one of them, and where it has none 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from airflow_source_simulator import packaged
@@ -213,8 +213,16 @@ class Source:
             for r in ranges
         )
 
-    def counts_query(self, tables: list[Table]) -> str:
-        return " UNION ALL ".join(f"SELECT '{t.name}', COUNT(*) FROM {self.ref(t)}" for t in tables)
+    def counts_query(self, tables: Sequence[Table]) -> str:
+        """Per table: its rows, how many are the user's own (keys from the custom floor), and the highest key
+        below the floor. One scan of each table serves both status and verify: on Delta every scan of a table
+        costs a snapshot read, so the figures are not asked for one by one."""
+        floor = CUSTOM_ID_FLOOR
+        return " UNION ALL ".join(
+            f"SELECT '{t.name}', COUNT(*), SUM(CASE WHEN {t.key} >= {floor} THEN 1 ELSE 0 END), "
+            f"MAX(CASE WHEN {t.key} < {floor} THEN {t.key} END) FROM {self.ref(t)}"
+            for t in tables
+        )
 
     def rows_query(self, table: Table, where: str = "") -> str:
         """A table's rows in key order (its columns in this profile's order at the state's day)."""

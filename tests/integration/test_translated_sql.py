@@ -19,7 +19,7 @@ from airflow_source_simulator.core.states import expected_tables
 from airflow_source_simulator.data.canonical import digest, format_fetched_rows
 from airflow_source_simulator.dialects import DIALECTS_BY_NAME as BY_NAME
 from airflow_source_simulator.dialects.databricks import DatabricksDialect
-from airflow_source_simulator.readback import simulator_rows
+from airflow_source_simulator.readback import counts, simulator_rows
 from airflow_source_simulator.schema import TABLES, tables_at
 from airflow_source_simulator.simulator import Simulator
 from tests.support.sql import parsed, with_default_schemas
@@ -59,9 +59,10 @@ def _manifest_digests(day: int) -> dict[str, str]:
 
 def digests_of(simulator: Simulator, day: int) -> dict[str, str]:
     """Each table's digest as the simulator reads it back (the tables' shape at ``day``)."""
+    tables = tables_at(simulator.profile, day)
+    found = counts(simulator.session, simulator.source, tables)
     return {
-        t.name: simulator_rows(simulator.session, simulator.source, t)["digest"]
-        for t in tables_at(simulator.profile, day)
+        t.name: simulator_rows(simulator.session, simulator.source, t, found[t.name].highest)["digest"] for t in tables
     }
 
 
