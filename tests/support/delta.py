@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
+from airflow_source_simulator.data.digests import TableDigest
+from airflow_source_simulator.schema import Table
 from airflow_source_simulator.sessions.base import Session
 
 META = ("_change_type", "_commit_version", "_commit_timestamp")
@@ -29,11 +33,36 @@ def latest_version(session: Session, ref: str) -> int:
     return int(session.query(f"DESCRIBE HISTORY {ref} LIMIT 1")[0][0])
 
 
+def feed(session: Session, ref: str, first: int, last: int | None = None) -> pa.Table:
+    """The feed from version ``first`` (to ``last`` if given), as read."""
+    end = f", {last}" if last is not None else ""
+    return session.read_arrow(f"SELECT * FROM table_changes('{ref}', {first}{end})")
+
+
 def changes(session: Session, ref: str, first: int, last: int | None = None) -> list[dict[str, Any]]:
     """The feed's rows from version ``first`` (to ``last`` if given), in commit order."""
-    end = f", {last}" if last is not None else ""
-    found = session.read_arrow(f"SELECT * FROM table_changes('{ref}', {first}{end})").to_pylist()
-    return sorted(found, key=lambda c: (c["_commit_version"], ORDER[c["_change_type"]], str(c)))
+    return in_order(feed(session, ref, first, last))
+
+
+def in_order(found: pa.Table) -> list[dict[str, Any]]:
+    """A feed's rows in commit order (within a commit, pre-images before post-images)."""
+    return sorted(found.to_pylist(), key=lambda c: (c["_commit_version"], ORDER[c["_change_type"]], str(c)))
+
+
+def figures(state: Rows, table: Table, schema: pa.Schema) -> dict[str, Any]:
+    """The manifest's figures (rows, ID range, digest) of the rows a reader holds, in ``table``'s shape, typed as
+    the feed (``schema``) types them; a column added after a row was last changed reads as NULL, as it does in
+    the table."""
+    keys = sorted(state)
+    columns = []
+    for name in table.column_names:
+        typed = name in schema.names and not pa.types.is_null(schema.field(name).type)
+        # An empty feed (a table the day left alone) comes back with untyped columns: then its values' own types.
+        columns.append(pa.array([state[k].get(name) for k in keys], type=schema.field(name).type if typed else None))
+    data = pa.Table.from_arrays(columns, names=list(table.column_names))
+    digest = TableDigest(table)
+    digest.update(data)
+    return digest.figures()
 
 
 @dataclass
