@@ -91,10 +91,12 @@ system: $(INSTALLED) $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.i
 reliability: $(INSTALLED)
 	$(BIN)/pytest tests/reliability
 
-# The Databricks tier: one local Spark Thrift server with Delta Lake for the whole run (two workers would start
-# two), reached through DatabricksSqlHook; `make test` runs it beside the other tiers.
+# The Databricks tier: one local Spark Thrift server with Delta Lake for the whole run, reached through
+# DatabricksSqlHook; its two scenarios run side by side on it (two workers, which the controlling process hands
+# the server to: tests/databricks/conftest.py). `make test` runs it beside the other tiers.
+DATABRICKS_TIER := $(BIN)/pytest -n 2 tests/databricks
 databricks: $(INSTALLED) $(SPARK_VENV)/.installed
-	$(BIN)/pytest tests/databricks
+	$(DATABRICKS_TIER)
 
 # Mutation testing, not part of `make test`: mutmut (requirements-mutation.txt, on top of .venv) changes the
 # oracle and the core's guards one small change at a time and runs the tests that call the changed function
@@ -114,13 +116,13 @@ mutation: $(VENV)/.mutation-installed
 # Two workers (pytest-xdist): the suite waits on servers and subprocesses as much as it computes. Work
 # stealing, because a few tests take half a minute each: dealt out up front, they leave one worker idle
 # at the end while the other runs them one after another (8 minutes instead of 6). The Databricks tier runs
-# beside them in a pytest of its own (one Spark server; it waits on the server as the others wait on theirs);
+# beside them in a pytest of its own (one Spark server, which it waits on as the others wait on theirs);
 # its report follows theirs.
 TIER_LOG := build/databricks-tier.log
 test: lint typecheck $(DC_VENV)/.installed $(DBT_VENV)/.installed $(DLT_VENV)/.installed $(DUCKDB1_VENV)/.installed \
 		$(SPARK_VENV)/.installed
 	@mkdir -p build
-	@{ $(BIN)/pytest tests/databricks > $(TIER_LOG) 2>&1; echo $$? > $(TIER_LOG).rc; } & \
+	@{ $(DATABRICKS_TIER) > $(TIER_LOG) 2>&1; echo $$? > $(TIER_LOG).rc; } & \
 	$(BIN)/pytest -n 2 --dist worksteal --ignore=tests/databricks; tiers=$$?; wait; \
 	echo "--- the Databricks tier (tests/databricks) ---"; cat $(TIER_LOG); \
 	test $$tiers -eq 0 && test "$$(cat $(TIER_LOG).rc)" -eq 0

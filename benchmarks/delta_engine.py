@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 import pytest  # noqa: E402  (its MonkeyPatch applies the tests' connector adaptations here too)
 
 from airflow_source_simulator import packaged  # noqa: E402
+from airflow_source_simulator.readback import counts  # noqa: E402
 from airflow_source_simulator.schema import TABLES  # noqa: E402
 from airflow_source_simulator.sessions.registry import session_for_connection  # noqa: E402
 from airflow_source_simulator.simulator import Simulator  # noqa: E402
@@ -54,8 +55,7 @@ def counted(patch: pytest.MonkeyPatch) -> dict[str, int]:
 def written(day: int, simulator: Simulator) -> dict[str, int]:
     """Rows the operation of ``day`` writes per table (the baseline: every row of day 0)."""
     if day == 0:
-        rows = simulator.session.query(simulator.source.counts_query(list(TABLES)))
-        return {str(name): int(n) for name, n in rows}
+        return {name: found.rows for name, found in counts(simulator.session, simulator.source, TABLES).items()}
     tables = packaged.changes()["classic"][str(day)]["tables"]
     return {name: sum(len(change[k]) for k in CHANGE_KINDS) for name, change in tables.items()}
 
