@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from airflow_source_simulator import verify_target
 from airflow_source_simulator.data.calendar import NULL_TS
 from airflow_source_simulator.data.delta import day_delta
 from airflow_source_simulator.data.generate import state
+from airflow_source_simulator.data.scenario import CUSTOM_ID_FLOOR
 from airflow_source_simulator.oracle import Report
 from airflow_source_simulator.sessions.base import Session
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
@@ -302,3 +305,100 @@ def test_rows_of_the_users_own_in_several_tables_are_expected_in_the_target(repl
     assert report.ok, report.lines()
     target.run("DELETE FROM jaffle_crm.campaigns WHERE campaign_id = 1000000001")
     assert finding(check(), "jaffle_crm.campaigns", "rows_missing")["sample"][0]["key"] == 1000000001
+
+
+def test_a_table_absent_from_the_target_expects_the_users_own_rows_too(replica: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.duckdb"
+    shutil.copy(replica, source)
+    with duckdb.connect(str(source)) as db:  # a campaign the user added to the source, with an ID from the floor
+        db.execute(
+            f"INSERT INTO jaffle_crm.campaigns SELECT * REPLACE (campaign_id + {CUSTOM_ID_FLOOR} AS campaign_id) "
+            "FROM jaffle_crm.campaigns WHERE campaign_id = 1"
+        )
+    target = _duckdb_target(replica, tmp_path / "target")
+    target.run("DROP TABLE jaffle_crm.campaigns")
+    report = verify_target(
+        source_session=DuckDBSession.for_database(str(source)),
+        target_session=target.session(),
+        target_schema=SCHEMAS,
+        log=QUIET,
+    )
+    campaigns = report.to_dict()["tables"]["jaffle_crm.campaigns"]
+    expected = len(TRUTH.table("campaigns")["campaign_id"]) + 1
+    assert (campaigns["absent"], campaigns["expected_rows"], campaigns["ok"]) == (True, expected, False)
+    assert line(report, "jaffle_crm.campaigns", "the target") == (
+        f"jaffle_crm.campaigns: the target has no table jaffle_crm.campaigns ({expected:,} rows expected)"
+    )
+
+
+def test_a_report_lists_ten_example_keys_of_a_difference_unless_told(replica: Path, tmp_path: Path) -> None:
+    target = _duckdb_target(replica, tmp_path)
+    target.run("DELETE FROM jaffle_shop.orders WHERE order_id <= 30")
+    missing = finding(target.check(), "jaffle_shop.orders", "rows_missing")
+    assert missing["count"] == 30
+    assert [s["key"] for s in missing["sample"]] == list(range(1, 11))
+    assert len(finding(target.check(sample_size=25), "jaffle_shop.orders", "rows_missing")["sample"]) == 25
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "read")
+print("OPEN", flush=True)
+time.sleep(float(sys.argv[3]))
+"""
+
+
+def _holder(path: Path, how: str, seconds: float) -> subprocess.Popen[str]:
+    """Another process with the DuckDB file at ``path`` open (``read`` only or to ``write``) for ``seconds``."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), how, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "OPEN"
+    return holder
+
+
+def test_the_source_is_only_read_so_its_check_runs_beside_another_reader(
+    replica: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DuckDBSession, "lock_wait_seconds", 2.0)  # opening the source for writing would fail
+    source = tmp_path / "source.duckdb"
+    shutil.copy(replica, source)
+    target = _duckdb_target(replica, tmp_path / "target")
+    reader = _holder(source, "read", 60)
+    try:
+        report = verify_target(
+            source_session=DuckDBSession.for_database(str(source)),
+            target_session=target.session(),
+            target_schema=SCHEMAS,
+            log=QUIET,
+        )
+        assert report.ok, report.lines()
+        assert report.day == DAY
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_waiting_for_another_process_writing_the_source_is_told_to_the_callers_logger(
+    replica: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = tmp_path / "source.duckdb"
+    shutil.copy(replica, source)
+    target = _duckdb_target(replica, tmp_path / "target")
+    writer = _holder(source, "write", 1)
+    try:
+        with caplog.at_level(logging.INFO):
+            report = verify_target(
+                source_session=DuckDBSession.for_database(str(source)),
+                target_session=target.session(),
+                target_schema=SCHEMAS,
+                log=QUIET,
+            )
+        assert report.ok, report.lines()
+    finally:
+        writer.kill()
+        writer.wait()
+    told = [r.getMessage() for r in caplog.records if r.name == QUIET.name and "in use by another" in r.getMessage()]
+    assert len(told) == 1 and told[0].startswith(
+        f"The DuckDB file {source} is in use by another process (PID {writer.pid}); waiting up to"
+    )
