@@ -357,6 +357,16 @@ def _holder(path: Path, how: str, seconds: float) -> subprocess.Popen[str]:
     return holder
 
 
+def _check_source(source: Path, target: Target) -> Report:
+    """The check of ``target`` against the source in the DuckDB file ``source``."""
+    return verify_target(
+        source_session=DuckDBSession.for_database(str(source)),
+        target_session=target.session(),
+        target_schema=SCHEMAS,
+        log=QUIET,
+    )
+
+
 def test_the_source_is_only_read_so_its_check_runs_beside_another_reader(
     replica: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,12 +376,7 @@ def test_the_source_is_only_read_so_its_check_runs_beside_another_reader(
     target = _duckdb_target(replica, tmp_path / "target")
     reader = _holder(source, "read", 60)
     try:
-        report = verify_target(
-            source_session=DuckDBSession.for_database(str(source)),
-            target_session=target.session(),
-            target_schema=SCHEMAS,
-            log=QUIET,
-        )
+        report = _check_source(source, target)
         assert report.ok, report.lines()
         assert report.day == DAY
     finally:
@@ -388,12 +393,7 @@ def test_waiting_for_another_process_writing_the_source_is_told_to_the_callers_l
     writer = _holder(source, "write", 1)
     try:
         with caplog.at_level(logging.INFO):
-            report = verify_target(
-                source_session=DuckDBSession.for_database(str(source)),
-                target_session=target.session(),
-                target_schema=SCHEMAS,
-                log=QUIET,
-            )
+            report = _check_source(source, target)
         assert report.ok, report.lines()
     finally:
         writer.kill()
