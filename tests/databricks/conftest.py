@@ -39,11 +39,11 @@ def _workers(config: pytest.Config) -> bool:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not _workers(session.config) or unavailable():
         return  # no workers: the fixture starts the server; no Java: each worker skips, saying why
-    stack = ExitStack()
-    folder = Path(tempfile.mkdtemp(prefix="source-simulator-spark-"))
-    stack.callback(shutil.rmtree, folder, ignore_errors=True)
-    server = stack.enter_context(spark_server(folder))
-    session.config.stash[_STARTED] = (stack, server)
+    with ExitStack() as stack:  # a server that fails to start leaves no folder behind
+        folder = Path(tempfile.mkdtemp(prefix="source-simulator-spark-"))
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        server = stack.enter_context(spark_server(folder))
+        session.config.stash[_STARTED] = (stack.pop_all(), server)
 
 
 def pytest_configure_node(node: Any) -> None:
