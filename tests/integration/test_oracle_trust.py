@@ -59,6 +59,16 @@ def replica(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _against_source(source: Path, target: Target) -> Report:
+    """The check of ``target`` against the source in the DuckDB file ``source``."""
+    return verify_target(
+        source_session=DuckDBSession.for_database(str(source)),
+        target_session=target.session(),
+        target_schema=SCHEMAS,
+        log=QUIET,
+    )
+
+
 def _duckdb_target(replica: Path, tmp_path: Path) -> Target:
     tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "target.duckdb"
@@ -294,12 +304,7 @@ def test_rows_of_the_users_own_in_several_tables_are_expected_in_the_target(repl
     target = _duckdb_target(source, tmp_path / "target")
 
     def check() -> Report:
-        return verify_target(
-            source_session=DuckDBSession.for_database(str(source)),
-            target_session=target.session(),
-            target_schema=SCHEMAS,
-            log=QUIET,
-        )
+        return _against_source(source, target)
 
     report = check()
     assert report.ok, report.lines()
@@ -317,12 +322,7 @@ def test_a_table_absent_from_the_target_expects_the_users_own_rows_too(replica: 
         )
     target = _duckdb_target(replica, tmp_path / "target")
     target.run("DROP TABLE jaffle_crm.campaigns")
-    report = verify_target(
-        source_session=DuckDBSession.for_database(str(source)),
-        target_session=target.session(),
-        target_schema=SCHEMAS,
-        log=QUIET,
-    )
+    report = _against_source(source, target)
     campaigns = report.to_dict()["tables"]["jaffle_crm.campaigns"]
     expected = len(TRUTH.table("campaigns")["campaign_id"]) + 1
     assert (campaigns["absent"], campaigns["expected_rows"], campaigns["ok"]) == (True, expected, False)
@@ -357,26 +357,26 @@ def _holder(path: Path, how: str, seconds: float) -> subprocess.Popen[str]:
     return holder
 
 
-def _check_source(source: Path, target: Target) -> Report:
-    """The check of ``target`` against the source in the DuckDB file ``source``."""
-    return verify_target(
-        source_session=DuckDBSession.for_database(str(source)),
-        target_session=target.session(),
-        target_schema=SCHEMAS,
-        log=QUIET,
-    )
-
-
-def test_the_source_is_only_read_so_its_check_runs_beside_another_reader(
-    replica: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(DuckDBSession, "lock_wait_seconds", 2.0)  # opening the source for writing would fail
+def _source_and_target(replica: Path, tmp_path: Path, held: str) -> tuple[Path, Callable[[], Report]]:
+    """The file of the ``held`` side ("source" or "target") and the check of a replica target against a copy of
+    the source, each in a file of its own."""
     source = tmp_path / "source.duckdb"
     shutil.copy(replica, source)
     target = _duckdb_target(replica, tmp_path / "target")
-    reader = _holder(source, "read", 60)
+    return (source if held == "source" else tmp_path / "target" / "target.duckdb"), lambda: _against_source(
+        source, target
+    )
+
+
+@pytest.mark.parametrize("held", ["source", "target"])
+def test_the_check_only_reads_so_it_runs_beside_another_reader(
+    replica: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: str
+) -> None:
+    monkeypatch.setattr(DuckDBSession, "lock_wait_seconds", 2.0)  # opening the file for writing would fail
+    path, check = _source_and_target(replica, tmp_path, held)
+    reader = _holder(path, "read", 60)
     try:
-        report = _check_source(source, target)
+        report = check()
         assert report.ok, report.lines()
         assert report.day == DAY
     finally:
@@ -384,21 +384,21 @@ def test_the_source_is_only_read_so_its_check_runs_beside_another_reader(
         reader.wait()
 
 
-def test_waiting_for_another_process_writing_the_source_is_told_to_the_callers_logger(
-    replica: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("held", ["source", "target"])
+def test_waiting_for_another_process_writing_is_told_to_the_callers_logger(
+    replica: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, held: str
 ) -> None:
-    source = tmp_path / "source.duckdb"
-    shutil.copy(replica, source)
-    target = _duckdb_target(replica, tmp_path / "target")
-    writer = _holder(source, "write", 1)
+    path, check = _source_and_target(replica, tmp_path, held)
+    writer = _holder(path, "write", 1.5)
     try:
         with caplog.at_level(logging.INFO):
-            report = _check_source(source, target)
+            report = check()
         assert report.ok, report.lines()
     finally:
         writer.kill()
         writer.wait()
-    told = [r.getMessage() for r in caplog.records if r.name == QUIET.name and "in use by another" in r.getMessage()]
-    assert len(told) == 1 and told[0].startswith(
-        f"The DuckDB file {source} is in use by another process (PID {writer.pid}); waiting up to"
-    )
+    told = [r for r in caplog.records if "in use by another" in r.getMessage()]
+    assert [r.getMessage() for r in told] == [
+        f"The DuckDB file {path} is in use by another process (PID {writer.pid}); waiting up to 60 s for it."
+    ]
+    assert [r.name for r in told] == [QUIET.name]

@@ -5,13 +5,16 @@ missing or conflicting argument is refused with a message naming it and saying w
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from airflow_source_simulator import verify_target
 from airflow_source_simulator.errors import ArgumentError, SimulatorError
+from airflow_source_simulator.schema import TABLES
 from airflow_source_simulator.sessions.duckdb import DuckDBSession
 from airflow_source_simulator.simulator import Simulator
 
@@ -112,3 +115,83 @@ def test_a_source_never_loaded_is_refused_naming_its_schemas(source: Path, tmp_p
         "the source in my_shop / my_crm has not been loaded by the simulator: nothing to check a target against. "
         "Load it, or give day= (with scale= and profile=)."
     )
+
+
+def damaged_copy(source: Path, tmp_path: Path, *statements: str) -> Path:
+    """A copy of the source's file as a target, with the pipeline's damage run on it."""
+    path = tmp_path / "target.duckdb"
+    shutil.copy(source, path)
+    with duckdb.connect(str(path)) as db:
+        for statement in statements:
+            db.execute(statement)
+    return path
+
+
+@pytest.mark.parametrize("sample_size", [-1, "3", True, 2.5, None])
+def test_a_sample_size_not_a_whole_number_of_0_or_more_is_refused_naming_it(source: Path, sample_size: Any) -> None:
+    with pytest.raises(ArgumentError) as refused:
+        verify_target(day=0, target_session=session(source), target_schema=MINE, sample_size=sample_size, log=QUIET)
+    assert str(refused.value) == (f"sample_size={sample_size!r} is not valid: give a whole number of keys, 0 or more.")
+
+
+def test_a_sample_size_of_0_counts_the_differences_without_example_keys(source: Path, tmp_path: Path) -> None:
+    target = damaged_copy(source, tmp_path, "DELETE FROM my_shop.customers WHERE customer_id <= 3")
+    report = verify_target(day=0, target_session=session(target), target_schema=MINE, sample_size=0, log=QUIET)
+    missing = report.to_dict()["tables"]["jaffle_shop.customers"]["rows_missing"]
+    assert (missing["count"], missing["sample"]) == (3, [])
+    assert [t.table for t in report.tables if not t.ok] == ["jaffle_shop.customers"]
+
+
+def test_the_report_names_the_mode_it_checked(source: Path, tmp_path: Path) -> None:
+    replica = verify_target(day=0, target_session=session(source), target_schema=MINE, log=QUIET)
+    assert (replica.mode, replica.to_dict()["mode"]) == ("replica", "replica")
+    assert replica.summary().startswith("✓ The replica target at day 0 (classic, scale 1) matches the simulated source")
+    snapshot = damaged_copy(
+        source,
+        tmp_path,
+        "CREATE SCHEMA snap",
+        *(
+            f"CREATE TABLE snap.{t.name} AS SELECT *, updated_at AS dbt_valid_from, "
+            f"CAST(NULL AS TIMESTAMP) AS dbt_valid_to FROM {OWN[f'{t.role}_schema']}.{t.name}"
+            for t in TABLES
+        ),
+    )
+    scd2 = verify_target(day=0, target_session=session(snapshot), target_schema="snap", mode="scd2", log=QUIET)
+    assert scd2.ok, scd2.lines()
+    assert (scd2.mode, scd2.to_dict()["mode"]) == ("scd2", "scd2")
+    assert scd2.summary().startswith("✓ The scd2 target at day 0 (classic, scale 1) matches the simulated source")
+
+
+def test_the_callers_log_names_each_table_checked_and_where_then_the_summary_and_each_difference_indented(
+    source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = damaged_copy(
+        source, tmp_path, "DELETE FROM my_shop.customers WHERE customer_id <= 3", "DROP TABLE my_crm.campaigns"
+    )
+    caller = logging.getLogger("tests.oracle.arguments.caller")
+    with caplog.at_level(logging.INFO, logger=caller.name):
+        report = verify_target(day=0, target_session=session(target), target_schema=MINE, log=caller)
+    logged = [r.getMessage() for r in caplog.records if r.name == caller.name]
+    checked = [
+        ("jaffle_shop", "my_shop", "customers"),
+        ("jaffle_shop", "my_shop", "products"),
+        ("jaffle_shop", "my_shop", "orders"),
+        ("jaffle_shop", "my_shop", "order_items"),
+        ("jaffle_shop", "my_shop", "payments"),
+        ("jaffle_crm", "my_crm", "email_activity"),
+        ("jaffle_crm", "my_crm", "web_sessions"),
+    ]  # not campaigns: the target has no such table
+    summary = (
+        "✗ The replica target at day 0 (classic, scale 1) differs from the simulated source in 2 of 8 tables: "
+        "jaffle_shop.customers, jaffle_crm.campaigns"
+    )
+    assert report.summary() == summary
+    differences = report.lines()
+    assert len(differences) == 2 and differences[1] == (
+        "jaffle_crm.campaigns: the target has no table my_crm.campaigns (5 rows expected)"
+    )
+    assert logged == [
+        *(f"Checking {schema}.{table} against {target_schema}.{table}" for schema, target_schema, table in checked),
+        summary,
+        *(f"  {difference}" for difference in differences),
+    ]
