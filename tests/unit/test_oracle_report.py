@@ -131,3 +131,23 @@ def test_a_reports_json_and_failure_message() -> None:
         f"  jaffle_crm.visits: 1 row missing — {LATE.what}: {LATE.fix}"
     )
     json.dumps(out)
+
+
+def test_a_tables_json_counts_your_own_rows_and_carries_its_log_lines() -> None:
+    own = TableReport("jaffle_crm.campaigns", "raw.campaigns", expected_rows=6, found_rows=5, custom_rows=1)
+    own.unexpected_columns = ["_loaded_at"]
+    out = own.to_dict()
+    assert out["custom_rows"] == 1 and out["columns"]["unexpected"] == ["_loaded_at"]
+    assert out["diagnosis"] == own.lines() and out["diagnosis"]  # the lines the log prints, in the JSON too
+    assert "custom_rows" not in table("jaffle_shop.orders").to_dict()  # only where there are some
+
+
+def test_a_passing_report_counts_one_table_and_one_row_in_the_singular() -> None:
+    one = TableReport("jaffle_shop.products", "raw.products", expected_rows=1, found_rows=1)
+    assert Report("replica", day=0, scale=1, profile="classic", tables=[one]).summary() == (
+        "✓ The replica target at day 0 (classic, scale 1) matches the simulated source: 1 table, 1 row."
+    )
+    two = [one, TableReport("jaffle_shop.orders", "raw.orders", expected_rows=2, found_rows=2)]
+    assert Report("scd2", day=4, scale=2, profile="cdc", tables=two).summary() == (
+        "✓ The scd2 target at day 4 (cdc, scale 2) matches the simulated source: 2 tables, 3 rows."
+    )
